@@ -1,0 +1,214 @@
+//! The real `gthulhu-manager` binary: starts with no configuration file,
+//! serves before storage is up, and stops gracefully on SIGTERM.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const PRIVATE_KEY: &str = include_str!("../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Manager {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Manager {
+    /// Starts the binary on a free loopback port in a fresh directory and
+    /// waits for `/health`.
+    async fn start(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_gthulhu-manager"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MANAGER_SERVER_HOST", format!("127.0.0.1:{port}"))
+            .env("MANAGER_CONFIG_DIR_PATH", "/nonexistent")
+            .env("MANAGER_KEY_RSA_PRIVATE_KEY_PEM", PRIVATE_KEY)
+            .envs(extra.iter().copied())
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start gthulhu-manager");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/health")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "manager did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            base,
+            http,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn login(&self) -> (u16, Value) {
+        let body = json!({"username": "admin@example.com", "password": "your-password-here"});
+        let r = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// Polls `/ready` until its storage check reads `state`.
+    async fn wait_storage(&self, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, body) = self.get("/ready").await;
+            if body["data"]["checks"]["storage"] == state {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "storage never became {state}: {body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_redb_store_bootstraps_the_admin_and_sigterm_stops_gracefully() {
+    let mut m = Manager::start(&[]).await;
+    let body = m.wait_storage("ok").await;
+    assert_eq!(
+        body["data"]["checks"]["kubernetes"],
+        "not configured: no cluster configured"
+    );
+    let (s, b) = m.login().await;
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        m._dir.path().join("data/manager.redb").is_file(),
+        "the default redb path, relative to the cwd"
+    );
+    let (s, b) = m.get("/api/v1/users").await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("Missing Authorization header")));
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(m.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(exit) = m.child.try_wait().unwrap() {
+            assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running 15 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn serves_while_mongodb_is_unreachable() {
+    // Nothing listens on this port: the Manager keeps retrying.
+    let port = free_port().to_string();
+    let m = Manager::start(&[("MANAGER_MONGODB_HOST", "127.0.0.1"), ("MANAGER_MONGODB_PORT", &port)]).await;
+    let (s, b) = m.get("/health").await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("healthy")));
+    let body = m.wait_storage("unavailable").await;
+    assert_eq!(body["success"], false);
+    let (s, b) = m.login().await;
+    assert_eq!((s, b["error"].as_str()), (503, Some("storage unavailable")));
+}
+
+#[tokio::test]
+async fn invalid_configuration_is_fatal_and_named() {
+    for (key, value, expected) in [
+        ("MANAGER_STORAGE_BACKEND", "postgres", "storage.backend"),
+        ("MANAGER_KEY_DM_PUBLIC_KEY_PEM", "secret-ish", "key.dm_public_key_pem"),
+        (
+            "MANAGER_KEY_RSA_PRIVATE_KEY_PEM",
+            "secret-ish",
+            "key.rsa_private_key_pem",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_gthulhu-manager"))
+            .env_clear()
+            .env("MANAGER_CONFIG_DIR_PATH", "/nonexistent")
+            .env("MANAGER_SERVER_HOST", "127.0.0.1:0")
+            .env("MANAGER_KEY_RSA_PRIVATE_KEY_PEM", PRIVATE_KEY)
+            .env(key, value)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{key}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{key}: {stderr}");
+        assert!(
+            !stderr.contains("secret-ish"),
+            "{key}: key material is not echoed: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn config_name_and_dir_flags_with_environment_precedence() {
+    let config_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config_dir.path().join("custom.toml"),
+        "[storage]\nredb_path = \"from-file.redb\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        config_dir.path().join("other.toml"),
+        "[storage]\nredb_path = \"from-env-name.redb\"\n",
+    )
+    .unwrap();
+    let dir = config_dir.path().to_str().unwrap();
+    for (args, env_name, expected) in [
+        (vec!["-c", "custom", "-d", dir], None, "from-file.redb"),
+        (
+            vec!["--config-name", "custom", "--config-dir", dir],
+            Some("other"),
+            "from-env-name.redb",
+        ),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gthulhu-manager"));
+        cmd.args(&args)
+            .env_clear()
+            .env("MANAGER_SERVER_HOST", format!("127.0.0.1:{port}"))
+            .env("MANAGER_KEY_RSA_PRIVATE_KEY_PEM", PRIVATE_KEY)
+            .current_dir(work.path())
+            .stdout(Stdio::null());
+        if let Some(name) = env_name {
+            cmd.env("MANAGER_CONFIG_NAME", name);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !work.path().join(expected).is_file() {
+            assert!(Instant::now() < deadline, "{args:?}: {expected} never created");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

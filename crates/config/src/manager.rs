@@ -1,0 +1,699 @@
+use serde::{Deserialize, Serialize};
+
+use crate::ConfigError;
+
+/// The Manager's configuration (spec: manager.md 15.2). Every key is also
+/// `MANAGER_<SECTION>_<KEY>` in the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RawManagerConfig")]
+pub struct ManagerConfig {
+    pub server: ServerConfig,
+    pub logging: LoggingConfig,
+    pub storage: StorageConfig,
+    pub mongodb: MongodbConfig,
+    pub key: KeyConfig,
+    pub account: AccountConfig,
+    pub k8s: K8sConfig,
+    pub leader_election: LeaderElectionConfig,
+    pub auth: AuthConfig,
+    pub mtls: MtlsConfig,
+    pub reconciler: ReconcilerConfig,
+}
+
+/// What the sources hold. The loader splits an environment variable at the
+/// first `_` after the prefix, so `MANAGER_LEADER_ELECTION_ENABLE` arrives
+/// as `leader.election_enable`; it is folded into `leader_election` here.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawManagerConfig {
+    server: ServerConfig,
+    logging: LoggingConfig,
+    storage: StorageConfig,
+    mongodb: MongodbConfig,
+    key: KeyConfig,
+    account: AccountConfig,
+    k8s: K8sConfig,
+    leader_election: LeaderElectionConfig,
+    leader: LeaderEnvKeys,
+    auth: AuthConfig,
+    mtls: MtlsConfig,
+    reconciler: ReconcilerConfig,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct LeaderEnvKeys {
+    election_enable: Option<bool>,
+    #[serde(deserialize_with = "lenient_opt_string")]
+    election_lease_name: Option<String>,
+    #[serde(deserialize_with = "lenient_opt_string")]
+    election_namespace: Option<String>,
+}
+
+impl From<RawManagerConfig> for ManagerConfig {
+    fn from(raw: RawManagerConfig) -> Self {
+        let mut leader_election = raw.leader_election;
+        if let Some(enable) = raw.leader.election_enable {
+            leader_election.enable = enable;
+        }
+        if let Some(name) = raw.leader.election_lease_name {
+            leader_election.lease_name = name;
+        }
+        if let Some(namespace) = raw.leader.election_namespace {
+            leader_election.namespace = namespace;
+        }
+        Self {
+            server: raw.server,
+            logging: raw.logging,
+            storage: raw.storage,
+            mongodb: raw.mongodb,
+            key: raw.key,
+            account: raw.account,
+            k8s: raw.k8s,
+            leader_election,
+            auth: raw.auth,
+            mtls: raw.mtls,
+            reconciler: raw.reconciler,
+        }
+    }
+}
+
+/// Where the Manager keeps its data, once `storage.backend = auto` is resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageBackend {
+    Redb,
+    MongoDb,
+}
+
+impl ManagerConfig {
+    /// `auto` picks MongoDB when `mongodb.uri` or `mongodb.host` is set (so
+    /// upstream manifests setting `MANAGER_MONGODB_HOST` keep their
+    /// database), the embedded redb store otherwise.
+    pub fn storage_backend(&self) -> Result<StorageBackend, ConfigError> {
+        match self.storage.backend.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => {
+                let mongo = !self.mongodb.uri.trim().is_empty() || !self.mongodb.host.trim().is_empty();
+                Ok(if mongo {
+                    StorageBackend::MongoDb
+                } else {
+                    StorageBackend::Redb
+                })
+            }
+            "redb" => Ok(StorageBackend::Redb),
+            "mongodb" | "mongo" => Ok(StorageBackend::MongoDb),
+            other => Err(ConfigError::Invalid(format!(
+                "storage.backend: expected auto, redb or mongodb, found {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Environment values are typed by figment (`MANAGER_MONGODB_PORT=27017`
+/// arrives as an integer, a numeric password as a number); every string
+/// key takes them as their text.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(Text)
+}
+
+fn lenient_opt_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    lenient_string(d).map(Some)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// `[host]:port`; an empty host listens dual-stack on all interfaces.
+    #[serde(deserialize_with = "lenient_string")]
+    pub host: String,
+    /// Larger request bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: ":8080".into(),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// `":8080"` when the host is configured empty.
+    pub fn listen_address(&self) -> &str {
+        if self.host.trim().is_empty() {
+            ":8080"
+        } else {
+            self.host.trim()
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingConfig {
+    /// `trace`, `debug`, `info`, `warn` or `error`; `RUST_LOG` wins when set.
+    #[serde(deserialize_with = "lenient_string")]
+    pub level: String,
+    /// `auto` (JSON unless stdout is a terminal), `json` or `text`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub format: String,
+    /// Accepted for upstream compatibility; logs always go to stdout.
+    pub console: bool,
+    /// Accepted for upstream compatibility; ignored.
+    #[serde(deserialize_with = "lenient_string")]
+    pub file_path: String,
+    /// Accepted for upstream compatibility; ignored.
+    #[serde(deserialize_with = "lenient_string")]
+    pub path: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "auto".into(),
+            console: true,
+            file_path: String::new(),
+            path: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageConfig {
+    /// `auto`, `redb` or `mongodb` (see [`ManagerConfig::storage_backend`]).
+    #[serde(deserialize_with = "lenient_string")]
+    pub backend: String,
+    /// The embedded store's file; parent directories are created.
+    #[serde(deserialize_with = "lenient_string")]
+    pub redb_path: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: "auto".into(),
+            redb_path: "data/manager.redb".into(),
+        }
+    }
+}
+
+// No `Debug` derive: the password must never reach a log through `{:?}`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MongodbConfig {
+    /// A full connection string; wins over the fields below when set.
+    #[serde(deserialize_with = "lenient_string")]
+    pub uri: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub host: String,
+    /// A string, as upstream.
+    #[serde(deserialize_with = "lenient_string")]
+    pub port: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub user: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub password: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub database: String,
+    /// Appended verbatim to the connection URI.
+    #[serde(deserialize_with = "lenient_string")]
+    pub options: String,
+    pub ca_pem_enable: bool,
+    #[serde(deserialize_with = "lenient_string")]
+    pub ca_pem: String,
+}
+
+impl Default for MongodbConfig {
+    fn default() -> Self {
+        Self {
+            uri: String::new(),
+            host: String::new(),
+            port: "27017".into(),
+            user: String::new(),
+            password: String::new(),
+            database: "manager".into(),
+            options: "authSource=admin&directConnection=true&ssl=false".into(),
+            ca_pem_enable: false,
+            ca_pem: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MongodbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongodbConfig")
+            .field("uri_set", &!self.uri.is_empty())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .field("options", &self.options)
+            .field("ca_pem_enable", &self.ca_pem_enable)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeyConfig {
+    /// PKCS#1 or PKCS#8 RSA key signing user JWTs; empty generates an
+    /// ephemeral key (with a warning).
+    #[serde(deserialize_with = "lenient_string")]
+    pub rsa_private_key_pem: String,
+    /// SPKI PEM sent to DMs in token requests; empty = the public half of
+    /// `rsa_private_key_pem`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub dm_public_key_pem: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub client_id: String,
+}
+
+impl Default for KeyConfig {
+    fn default() -> Self {
+        Self {
+            rsa_private_key_pem: String::new(),
+            dm_public_key_pem: String::new(),
+            client_id: "manager-client".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig")
+            .field("rsa_private_key_pem_set", &!self.rsa_private_key_pem.is_empty())
+            .field("dm_public_key_pem", &self.dm_public_key_pem)
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+/// The bootstrap admin, created at startup when no user has that name.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub admin_email: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub admin_password: String,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self {
+            admin_email: "admin@example.com".into(),
+            admin_password: "your-password-here".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AccountConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("admin_email", &self.admin_email)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct K8sConfig {
+    /// Use the pod's service account.
+    pub in_cluster: bool,
+    /// Else `$KUBECONFIG`, then `~/.kube/config`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub kube_config_path: String,
+    /// Read pods from a `kubectl get pods -A -o json` file instead of a cluster.
+    #[serde(deserialize_with = "lenient_string")]
+    pub pods_file: String,
+    /// Accepted for upstream compatibility; ignored (no custom resources).
+    #[serde(deserialize_with = "lenient_string")]
+    pub crd_namespace: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LeaderElectionConfig {
+    pub enable: bool,
+    #[serde(deserialize_with = "lenient_string")]
+    pub lease_name: String,
+    /// Empty = the pod's namespace.
+    #[serde(deserialize_with = "lenient_string")]
+    pub namespace: String,
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            lease_name: "gthulhu-manager".into(),
+            namespace: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// User JWT lifetime, seconds.
+    pub token_ttl_s: i64,
+    /// Login attempts per minute, per client IP and per username.
+    pub login_rate_per_min: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl_s: 10_800,
+            login_rate_per_min: 10,
+        }
+    }
+}
+
+/// The Manager's client side of DM calls.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MtlsConfig {
+    pub enable: bool,
+    /// Name verified on DM certificates; empty = the DM's pod IP.
+    #[serde(deserialize_with = "lenient_string")]
+    pub server_name: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub cert_pem: String,
+    /// SEC1 EC, PKCS#8 or PKCS#1 RSA.
+    #[serde(deserialize_with = "lenient_string")]
+    pub key_pem: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub ca_pem: String,
+}
+
+impl Default for MtlsConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            server_name: "localhost".into(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+            ca_pem: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MtlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MtlsConfig")
+            .field("enable", &self.enable)
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReconcilerConfig {
+    pub initial_delay_s: u64,
+    pub interval_s: u64,
+}
+
+impl Default for ReconcilerConfig {
+    fn default() -> Self {
+        Self {
+            initial_delay_s: 5,
+            interval_s: 30,
+        }
+    }
+}
+
+// figment::Jail dictates the closures' (large) error type.
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use std::path::Path;
+
+    use figment::Jail;
+
+    use super::*;
+    use crate::{Value, load};
+
+    fn load_manager(file: Option<&Path>, overrides: &[(&str, Value)]) -> Result<ManagerConfig, ConfigError> {
+        load("MANAGER_", file, overrides)
+    }
+
+    /// Every key of manager.md 15.2, its environment variable and a
+    /// non-default value.
+    const EVERY_KEY: [(&str, &str); 39] = [
+        ("MANAGER_SERVER_HOST", "127.0.0.1:9000"),
+        ("MANAGER_SERVER_MAX_BODY_BYTES", "2048"),
+        ("MANAGER_LOGGING_LEVEL", "debug"),
+        ("MANAGER_LOGGING_FORMAT", "json"),
+        ("MANAGER_LOGGING_CONSOLE", "false"),
+        ("MANAGER_LOGGING_FILE_PATH", "/var/log/m.log"),
+        ("MANAGER_LOGGING_PATH", "/var/log"),
+        ("MANAGER_STORAGE_BACKEND", "mongodb"),
+        ("MANAGER_STORAGE_REDB_PATH", "/data/m.redb"),
+        ("MANAGER_MONGODB_URI", "mongodb://db:27017"),
+        ("MANAGER_MONGODB_HOST", "mongo.svc"),
+        ("MANAGER_MONGODB_PORT", "27018"),
+        ("MANAGER_MONGODB_USER", "u"),
+        ("MANAGER_MONGODB_PASSWORD", "p@ss"),
+        ("MANAGER_MONGODB_DATABASE", "db2"),
+        ("MANAGER_MONGODB_OPTIONS", "tls=false"),
+        ("MANAGER_MONGODB_CA_PEM_ENABLE", "true"),
+        (
+            "MANAGER_MONGODB_CA_PEM",
+            "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
+        ),
+        (
+            "MANAGER_KEY_RSA_PRIVATE_KEY_PEM",
+            "-----BEGIN RSA PRIVATE KEY-----\nk\n-----END RSA PRIVATE KEY-----\n",
+        ),
+        (
+            "MANAGER_KEY_DM_PUBLIC_KEY_PEM",
+            "-----BEGIN PUBLIC KEY-----\nd\n-----END PUBLIC KEY-----\n",
+        ),
+        ("MANAGER_KEY_CLIENT_ID", "other-client"),
+        ("MANAGER_ACCOUNT_ADMIN_EMAIL", "root@example.org"),
+        ("MANAGER_ACCOUNT_ADMIN_PASSWORD", "s3cret"),
+        ("MANAGER_K8S_IN_CLUSTER", "true"),
+        ("MANAGER_K8S_KUBE_CONFIG_PATH", "/kube/config"),
+        ("MANAGER_K8S_PODS_FILE", "/pods.json"),
+        ("MANAGER_K8S_CRD_NAMESPACE", "gthulhu-system"),
+        ("MANAGER_LEADER_ELECTION_ENABLE", "true"),
+        ("MANAGER_LEADER_ELECTION_LEASE_NAME", "lease"),
+        ("MANAGER_LEADER_ELECTION_NAMESPACE", "ns"),
+        ("MANAGER_AUTH_TOKEN_TTL_S", "60"),
+        ("MANAGER_AUTH_LOGIN_RATE_PER_MIN", "3"),
+        ("MANAGER_MTLS_ENABLE", "true"),
+        ("MANAGER_MTLS_SERVER_NAME", "dm.local"),
+        ("MANAGER_MTLS_CERT_PEM", "cert"),
+        ("MANAGER_MTLS_KEY_PEM", "key"),
+        ("MANAGER_MTLS_CA_PEM", "ca"),
+        ("MANAGER_RECONCILER_INITIAL_DELAY_S", "1"),
+        ("MANAGER_RECONCILER_INTERVAL_S", "2"),
+    ];
+
+    #[test]
+    fn defaults_without_file_or_env() {
+        Jail::expect_with(|_| {
+            let c = load_manager(None, &[]).unwrap();
+            assert_eq!(c, ManagerConfig::default());
+            assert_eq!(c.server.listen_address(), ":8080");
+            assert_eq!(c.server.max_body_bytes, 1_048_576);
+            assert_eq!(c.storage.backend, "auto");
+            assert_eq!(c.storage.redb_path, "data/manager.redb");
+            assert_eq!(c.mongodb.port, "27017");
+            assert_eq!(c.mongodb.database, "manager");
+            assert_eq!(c.mongodb.options, "authSource=admin&directConnection=true&ssl=false");
+            assert_eq!(c.key.client_id, "manager-client");
+            assert_eq!(c.account.admin_email, "admin@example.com");
+            assert_eq!(c.account.admin_password, "your-password-here");
+            assert_eq!(c.leader_election.lease_name, "gthulhu-manager");
+            assert_eq!(c.auth.token_ttl_s, 10_800);
+            assert_eq!(c.auth.login_rate_per_min, 10);
+            assert_eq!(c.mtls.server_name, "localhost");
+            assert_eq!(c.reconciler.initial_delay_s, 5);
+            assert_eq!(c.reconciler.interval_s, 30);
+            assert_eq!(c.storage_backend().unwrap(), StorageBackend::Redb);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_every_key_including_absent_ones() {
+        Jail::expect_with(|jail| {
+            jail.create_file("m.toml", "[server]\nhost = \":7000\"\n")?;
+            for (name, value) in EVERY_KEY {
+                jail.set_env(name, value);
+            }
+            let c = load_manager(Some(Path::new("m.toml")), &[]).unwrap();
+            let expected = ManagerConfig {
+                server: ServerConfig {
+                    host: "127.0.0.1:9000".into(),
+                    max_body_bytes: 2048,
+                },
+                logging: LoggingConfig {
+                    level: "debug".into(),
+                    format: "json".into(),
+                    console: false,
+                    file_path: "/var/log/m.log".into(),
+                    path: "/var/log".into(),
+                },
+                storage: StorageConfig {
+                    backend: "mongodb".into(),
+                    redb_path: "/data/m.redb".into(),
+                },
+                mongodb: MongodbConfig {
+                    uri: "mongodb://db:27017".into(),
+                    host: "mongo.svc".into(),
+                    port: "27018".into(),
+                    user: "u".into(),
+                    password: "p@ss".into(),
+                    database: "db2".into(),
+                    options: "tls=false".into(),
+                    ca_pem_enable: true,
+                    ca_pem: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----".into(),
+                },
+                key: KeyConfig {
+                    // figment trims environment values.
+                    rsa_private_key_pem: "-----BEGIN RSA PRIVATE KEY-----\nk\n-----END RSA PRIVATE KEY-----".into(),
+                    dm_public_key_pem: "-----BEGIN PUBLIC KEY-----\nd\n-----END PUBLIC KEY-----".into(),
+                    client_id: "other-client".into(),
+                },
+                account: AccountConfig {
+                    admin_email: "root@example.org".into(),
+                    admin_password: "s3cret".into(),
+                },
+                k8s: K8sConfig {
+                    in_cluster: true,
+                    kube_config_path: "/kube/config".into(),
+                    pods_file: "/pods.json".into(),
+                    crd_namespace: "gthulhu-system".into(),
+                },
+                leader_election: LeaderElectionConfig {
+                    enable: true,
+                    lease_name: "lease".into(),
+                    namespace: "ns".into(),
+                },
+                auth: AuthConfig {
+                    token_ttl_s: 60,
+                    login_rate_per_min: 3,
+                },
+                mtls: MtlsConfig {
+                    enable: true,
+                    server_name: "dm.local".into(),
+                    cert_pem: "cert".into(),
+                    key_pem: "key".into(),
+                    ca_pem: "ca".into(),
+                },
+                reconciler: ReconcilerConfig {
+                    initial_delay_s: 1,
+                    interval_s: 2,
+                },
+            };
+            assert_eq!(c, expected, "every MANAGER_* variable must reach its key");
+            assert_eq!(c.storage_backend().unwrap(), StorageBackend::MongoDb);
+            // Numeric-looking values of string keys stay text.
+            jail.set_env("MANAGER_MONGODB_PASSWORD", "123456");
+            jail.set_env("MANAGER_ACCOUNT_ADMIN_PASSWORD", "true");
+            // An empty value is a value too (not "unset").
+            jail.set_env("MANAGER_MTLS_SERVER_NAME", "");
+            jail.set_env("MANAGER_STORAGE_BACKEND", "redb");
+            let c = load_manager(None, &[]).unwrap();
+            assert_eq!(c.mtls.server_name, "");
+            assert_eq!(c.mongodb.password, "123456");
+            assert_eq!(c.account.admin_password, "true");
+            assert_eq!(c.storage_backend().unwrap(), StorageBackend::Redb);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn auto_backend_picks_mongodb_when_configured() {
+        let mut c = ManagerConfig::default();
+        assert_eq!(c.storage_backend().unwrap(), StorageBackend::Redb);
+        c.mongodb.host = "mongo".into();
+        assert_eq!(c.storage_backend().unwrap(), StorageBackend::MongoDb);
+        c.mongodb.host.clear();
+        c.mongodb.uri = "mongodb://x".into();
+        assert_eq!(c.storage_backend().unwrap(), StorageBackend::MongoDb);
+        c.storage.backend = "redb".into();
+        assert_eq!(c.storage_backend().unwrap(), StorageBackend::Redb);
+        c.storage.backend = "postgres".into();
+        let e = c.storage_backend().unwrap_err().to_string();
+        assert!(e.contains("storage.backend"), "{e}");
+    }
+
+    #[test]
+    fn flags_beat_env_and_empty_host_means_8080() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MANAGER_SERVER_HOST", ":1");
+            let c = load_manager(None, &[("server.host", Value::from(":2"))]).unwrap();
+            assert_eq!(c.server.host, ":2");
+            jail.set_env("MANAGER_SERVER_HOST", "");
+            let c = load_manager(None, &[]).unwrap();
+            assert_eq!(c.server.listen_address(), ":8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output_and_errors() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MANAGER_MONGODB_PASSWORD", "hunter2");
+            jail.set_env("MANAGER_ACCOUNT_ADMIN_PASSWORD", "adminpw");
+            jail.set_env("MANAGER_KEY_RSA_PRIVATE_KEY_PEM", "PRIVATEPEM");
+            jail.set_env("MANAGER_MTLS_KEY_PEM", "MTLSKEY");
+            let c = load_manager(None, &[]).unwrap();
+            let shown = format!("{c:?}");
+            for secret in ["hunter2", "adminpw", "PRIVATEPEM", "MTLSKEY"] {
+                assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+            }
+            jail.set_env("MANAGER_AUTH_TOKEN_TTL_S", "secret-ish");
+            let e = load_manager(None, &[]).unwrap_err().to_string();
+            assert!(e.contains("auth.token_ttl_s"), "{e}");
+            assert!(!e.contains("secret-ish"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn shipped_config_file_parses_to_the_documented_defaults() {
+        Jail::expect_with(|_| {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/manager_config.toml");
+            let c = load_manager(Some(&shipped), &[]).unwrap();
+            assert_eq!(c, ManagerConfig::default());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,18 @@
+//! The Decision Maker's application services. They hold the node's state
+//! in memory (intents, legacy templates, the resolved scheduling list, the
+//! last scheduler metrics) and implement the domain's service traits; the
+//! process index and pod metadata come in through domain ports.
+
+mod decision_maker;
+mod intent_store;
+mod metrics_store;
+mod no_pod_metadata;
+mod regex_rules;
+mod resolver;
+mod template_store;
+mod token;
+
+pub use decision_maker::{DecisionMaker, LegacyPriorityMap};
+pub use metrics_store::SchedulerMetricsStore;
+pub use no_pod_metadata::NoPodMetadata;
+pub use token::{DM_TOKEN_ISSUER, RsaTokenService, TokenKeyError};

@@ -1,0 +1,69 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::serde_util::null_as_default;
+
+/// "Give pod P this priority and time slice, for processes whose `comm`
+/// matches R." One intent per pod that a strategy selected.
+///
+/// Every field is optional on the wire: the upstream Manager omits zero
+/// values, and a missing field is its zero value (which is also what goes
+/// into the Merkle root).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    #[serde(rename = "podName", default, deserialize_with = "null_as_default")]
+    pub pod_name: String,
+    #[serde(rename = "podID", alias = "podId", default, deserialize_with = "null_as_default")]
+    pub pod_id: String,
+    #[serde(rename = "nodeID", alias = "nodeId", default, deserialize_with = "null_as_default")]
+    pub node_id: String,
+    #[serde(rename = "k8sNamespace", default, deserialize_with = "null_as_default")]
+    pub k8s_namespace: String,
+    #[serde(rename = "commandRegex", default, deserialize_with = "null_as_default")]
+    pub command_regex: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub priority: i64,
+    #[serde(rename = "executionTime", default, deserialize_with = "null_as_default")]
+    pub execution_time: i64,
+    #[serde(rename = "podLabels", default, deserialize_with = "null_as_default")]
+    pub pod_labels: BTreeMap<String, String>,
+}
+
+/// Body of `DELETE /api/v1/intents`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct DeleteIntents {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub all: bool,
+    #[serde(rename = "podId", alias = "podID", default, deserialize_with = "null_as_default")]
+    pub pod_id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub pid: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_null_fields_take_zero_values() {
+        let i: Intent =
+            serde_json::from_str(r#"{"podId":"u","podLabels":null,"commandRegex":null,"intentID":7}"#).unwrap();
+        assert_eq!(i.pod_id, "u");
+        assert!(i.pod_labels.is_empty());
+        assert_eq!(i.priority, 0);
+    }
+
+    #[test]
+    fn wrong_types_are_rejected() {
+        assert!(serde_json::from_str::<Intent>(r#"{"priority":"1"}"#).is_err());
+        assert!(serde_json::from_str::<Intent>(r#"{"priority":1.5}"#).is_err());
+    }
+
+    #[test]
+    fn delete_accepts_both_casings() {
+        let a: DeleteIntents = serde_json::from_str(r#"{"podID":"x","pid":3}"#).unwrap();
+        let b: DeleteIntents = serde_json::from_str(r#"{"podId":"x","pid":3}"#).unwrap();
+        assert_eq!(a, b);
+    }
+}

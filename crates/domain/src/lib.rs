@@ -1,0 +1,26 @@
+//! The Gthulhu domain: entities shared by the Manager and the Decision Maker,
+//! the errors each layer reports, and the traits that the outer layers
+//! (proc scanner, Kubernetes adapter, REST layer, binaries) implement or
+//! depend on. Nothing here knows about HTTP, `/proc` or Kubernetes clients.
+
+pub mod decision;
+pub mod error;
+pub mod intent;
+pub mod manager;
+pub mod merkle;
+pub mod metrics;
+pub mod pod;
+pub mod process;
+pub mod template;
+pub mod traits;
+
+mod serde_util;
+
+pub use decision::{SchedulingDecision, Selector};
+pub use error::{AuthError, DmError};
+pub use intent::{DeleteIntents, Intent};
+pub use metrics::{ReceivedMetrics, SchedulerMetrics};
+pub use pod::{PodMeta, PodMetadataStatus};
+pub use process::{PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
+pub use template::{LegacyPriority, StrategyTemplate};
+pub use traits::*;

@@ -1,0 +1,29 @@
+//! The Manager's domain: identity and RBAC, strategies and the intents
+//! derived from them, the audit log, and the ports to storage, Kubernetes
+//! and the Decision Makers (spec: manager.md).
+
+mod audit;
+mod error;
+mod id;
+mod identity;
+mod k8s;
+mod ports;
+mod services;
+mod strategy;
+
+pub use audit::{AuditEntry, AuditQuery};
+pub use error::{K8sError, RepoError, ServiceError};
+pub use id::ObjectId;
+pub use identity::{PERMISSIONS, Permission, Role, RolePolicy, User, UserStatus};
+pub use k8s::{ClusterStatus, DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodInfo};
+pub use ports::*;
+pub use services::*;
+pub use strategy::{IntentState, ScheduleIntent, ScheduleStrategy, StrategySpec};
+
+/// Milliseconds since the Unix epoch: the unit of every stored time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

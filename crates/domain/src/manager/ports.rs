@@ -1,0 +1,118 @@
+//! What the Manager's services depend on: storage, the cluster and the
+//! Decision Makers. Implemented by the store, Kubernetes and client crates.
+
+use async_trait::async_trait;
+
+use super::{
+    AuditEntry, AuditQuery, ClusterStatus, DecisionMakerEndpoint, IntentState, K8sError, NodeInfo, ObjectId,
+    Permission, PodInfo, RepoError, Role, ScheduleIntent, ScheduleStrategy, User,
+};
+use crate::{DeleteIntents, Intent, Selector};
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// All Manager data, behind one trait with two backends (MongoDB, redb).
+/// Lists come back in creation (id) order unless stated otherwise.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Repository: Send + Sync {
+    /// Reachability, for `/ready`.
+    async fn ping(&self) -> RepoResult<()>;
+
+    /// `Conflict("username")` when the username is taken.
+    async fn create_user(&self, user: &User) -> RepoResult<()>;
+    async fn get_user(&self, id: &ObjectId) -> RepoResult<User>;
+    async fn get_user_by_username(&self, username: &str) -> RepoResult<User>;
+    async fn list_users(&self) -> RepoResult<Vec<User>>;
+    /// Replaces password hash, status, roles, updater and updated time.
+    async fn update_user(&self, user: &User) -> RepoResult<()>;
+    async fn count_users_with_role(&self, role_name: &str) -> RepoResult<u64>;
+    async fn rename_role_in_users(&self, old_name: &str, new_name: &str) -> RepoResult<()>;
+
+    /// `Conflict("name")` when the name is taken.
+    async fn create_role(&self, role: &Role) -> RepoResult<()>;
+    async fn get_role(&self, id: &ObjectId) -> RepoResult<Role>;
+    /// Unknown names are skipped.
+    async fn get_roles_by_names(&self, names: &[String]) -> RepoResult<Vec<Role>>;
+    async fn list_roles(&self) -> RepoResult<Vec<Role>>;
+    /// `Conflict("name")` when renamed onto another role's name.
+    async fn update_role(&self, role: &Role) -> RepoResult<()>;
+    async fn delete_role(&self, id: &ObjectId) -> RepoResult<()>;
+
+    /// In the order first inserted.
+    async fn list_permissions(&self) -> RepoResult<Vec<Permission>>;
+    async fn upsert_permission(&self, permission: &Permission) -> RepoResult<()>;
+
+    /// Atomically: the strategy and its intents.
+    async fn insert_strategy(&self, strategy: &ScheduleStrategy, intents: &[ScheduleIntent]) -> RepoResult<()>;
+    async fn get_strategy(&self, id: &ObjectId) -> RepoResult<ScheduleStrategy>;
+    async fn list_strategies_by_creator(&self, creator_id: &ObjectId) -> RepoResult<Vec<ScheduleStrategy>>;
+    async fn list_strategies(&self) -> RepoResult<Vec<ScheduleStrategy>>;
+    /// Atomically: replaces the strategy and **all** of its intents.
+    async fn replace_strategy(&self, strategy: &ScheduleStrategy, intents: &[ScheduleIntent]) -> RepoResult<()>;
+    /// Atomically: deletes the strategy and its intents; returns the
+    /// deleted intents (their nodes need a re-push).
+    async fn delete_strategy(&self, id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
+
+    /// Unknown ids are skipped.
+    async fn get_intents(&self, ids: &[ObjectId]) -> RepoResult<Vec<ScheduleIntent>>;
+    async fn list_intents_by_creator(&self, creator_id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
+    async fn list_intents_by_strategy(&self, strategy_id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
+    async fn list_intents_by_node(&self, node_id: &str) -> RepoResult<Vec<ScheduleIntent>>;
+    async fn list_intents(&self) -> RepoResult<Vec<ScheduleIntent>>;
+    /// `Conflict("strategyId+podId")` on a duplicate (strategy, pod) pair.
+    async fn insert_intents(&self, intents: &[ScheduleIntent]) -> RepoResult<()>;
+    /// Replaces every field but the id.
+    async fn update_intents(&self, intents: &[ScheduleIntent]) -> RepoResult<()>;
+    async fn delete_intents(&self, ids: &[ObjectId]) -> RepoResult<()>;
+    async fn set_intent_state(&self, ids: &[ObjectId], state: IntentState) -> RepoResult<()>;
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> RepoResult<()>;
+    /// Newest first, at most `query.limit`.
+    async fn query_audit(&self, query: &AuditQuery) -> RepoResult<Vec<AuditEntry>>;
+
+    async fn applied_migrations(&self) -> RepoResult<Vec<u32>>;
+    async fn record_migration(&self, version: u32, name: &str) -> RepoResult<()>;
+}
+
+/// The cluster as the Manager sees it (pod cache, DMs, nodes).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait K8sAdapter: Send + Sync {
+    /// Pods in `namespaces` (empty = all) whose labels satisfy every
+    /// selector (empty value = label exists).
+    async fn query_pods(&self, namespaces: &[String], selectors: &[Selector]) -> Result<Vec<PodInfo>, K8sError>;
+    async fn get_pod(&self, uid: &str) -> Result<Option<PodInfo>, K8sError>;
+    /// Pods labelled `app=decisionmaker`, in any namespace.
+    async fn list_decision_makers(&self) -> Result<Vec<DecisionMakerEndpoint>, K8sError>;
+    /// Live from the API, sorted by name.
+    async fn list_nodes(&self) -> Result<Vec<NodeInfo>, K8sError>;
+    fn status(&self) -> ClusterStatus;
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum DmClientError {
+    #[error("decision maker unreachable: {0}")]
+    Unreachable(String),
+    #[error("decision maker returned non-OK status {0}")]
+    Status(u16),
+    #[error("decision maker returned empty merkle root")]
+    EmptyRoot,
+    #[error("decision maker token request failed: {0}")]
+    Token(String),
+    #[error("invalid decision maker response: {0}")]
+    InvalidResponse(String),
+}
+
+/// The Manager's client of one Decision Maker (wire-compatible with
+/// upstream's DM). Tokens are obtained and cached internally.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DecisionMakerAdapter: Send + Sync {
+    /// Replace-all: the node's **full** intent set, in Merkle order.
+    async fn push_intents(&self, dm: &DecisionMakerEndpoint, intents: &[Intent]) -> Result<(), DmClientError>;
+    async fn delete_intents(&self, dm: &DecisionMakerEndpoint, request: &DeleteIntents) -> Result<(), DmClientError>;
+    async fn merkle_root(&self, dm: &DecisionMakerEndpoint) -> Result<String, DmClientError>;
+    /// The DM's `data` object of `GET /api/v1/pods/pids`, as received.
+    async fn pods_pids(&self, dm: &DecisionMakerEndpoint) -> Result<serde_json::Value, DmClientError>;
+}

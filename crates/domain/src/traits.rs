@@ -1,0 +1,125 @@
+//! The ports of the Decision Maker. Implementations live in the outer
+//! crates (proc scanner, Kubernetes adapter, DM services); the REST layer
+//! and the binaries only see these traits.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+use crate::{
+    AuthError, DeleteIntents, DmError, Intent, PodMeta, PodMetadataStatus, ProcessInfo, ProcessSnapshot,
+    ReceivedMetrics, ScanHealth, SchedulerMetrics, SchedulingDecision, StrategyTemplate,
+};
+
+/// The host's PID→pod index, kept current in the background.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ProcessIndex: Send + Sync {
+    /// The latest index; `None` until the first successful refresh.
+    fn snapshot(&self) -> Option<Arc<ProcessSnapshot>>;
+    /// Yields the snapshot generation each time the index changes.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+    fn health(&self) -> ScanHealth;
+    /// Thread IDs of a process (from `task/`), read on demand. Empty when
+    /// the process is gone.
+    fn threads(&self, pid: u32) -> Vec<u32>;
+}
+
+/// Names, namespaces and labels of the pods on this node, by UID.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait PodMetadataSource: Send + Sync {
+    fn lookup(&self, uid: &str) -> Option<PodMeta>;
+    fn status(&self) -> PodMetadataStatus;
+    /// Yields a counter each time any pod's metadata changes.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+}
+
+/// A signed DM token and its `exp` in Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// The claims the DM puts in (and reads from) its tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenClaims {
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub iss: String,
+    #[serde(default)]
+    pub sub: String,
+    #[serde(default)]
+    pub exp: i64,
+    #[serde(default)]
+    pub nbf: i64,
+    #[serde(default)]
+    pub iat: i64,
+}
+
+/// Issues tokens to holders of the DM's public key and verifies Bearers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenService: Send + Sync {
+    fn issue(&self, public_key_pem: &str, client_id: &str) -> Result<IssuedToken, AuthError>;
+    fn verify(&self, token: &str) -> Result<TokenClaims, AuthError>;
+}
+
+/// The node's intent set as pushed by the Manager.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait IntentService: Send + Sync {
+    /// Replaces the whole set atomically; rejects it unchanged if any regex
+    /// is invalid.
+    fn replace(&self, intents: Vec<Intent>) -> Result<(), DmError>;
+    fn delete(&self, request: DeleteIntents) -> Result<(), DmError>;
+    /// 64-character lowercase hex root over every intent held.
+    fn merkle_root(&self) -> String;
+    fn count(&self) -> usize;
+}
+
+/// One pod of the node's pod → process report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodReportEntry {
+    /// UID always set; name, namespace and labels when a metadata source knows the pod.
+    pub meta: PodMeta,
+    pub processes: Vec<ProcessInfo>,
+}
+
+/// The node's pod → process map at one scan time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodReport {
+    pub pods: Vec<PodReportEntry>,
+    pub scanned_at: SystemTime,
+}
+
+/// What `/health` and the DM's own gauges report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DmHealth {
+    pub index_built: bool,
+    pub scan: ScanHealth,
+    pub pod_metadata: PodMetadataStatus,
+    pub pods: usize,
+    pub processes: usize,
+    pub intents: usize,
+    pub templates: usize,
+    pub resolved_entries: usize,
+}
+
+/// PID-level decisions for the local scheduler, and the node's process map.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SchedulingService: Send + Sync {
+    /// The last resolved list; never scans.
+    fn decisions(&self) -> Result<Arc<Vec<SchedulingDecision>>, DmError>;
+    fn pods(&self) -> Result<PodReport, DmError>;
+    /// Standalone mode: replaces the legacy templates atomically; rejects
+    /// them unchanged on any invalid field.
+    fn replace_templates(&self, templates: Vec<StrategyTemplate>) -> Result<(), DmError>;
+    fn health(&self) -> DmHealth;
+}
+
+/// The scheduler's last BSS counters.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SchedulerMetricsService: Send + Sync {
+    fn record(&self, metrics: SchedulerMetrics);
+    fn latest(&self) -> Option<ReceivedMetrics>;
+}

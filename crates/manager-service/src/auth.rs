@@ -1,0 +1,327 @@
+//! Login (manager.md 4.1) and the auth middleware's checks (4.3 steps 3-9).
+
+use async_trait::async_trait;
+use gthulhu_domain::manager::{
+    AuditEntry, AuditService, AuthService, Caller, ObjectId, RepoError, ServiceError, ServiceResult, User, UserStatus,
+    now_ms,
+};
+
+use crate::ManagerServices;
+use crate::audit::http_status;
+use crate::passwords;
+
+fn unauthorized(message: &str) -> ServiceError {
+    ServiceError::Unauthorized(message.into())
+}
+
+impl ManagerServices {
+    async fn attempt_login(
+        &self,
+        username: &str,
+        password: &str,
+        client_ip: &str,
+    ) -> (ServiceResult<String>, Option<ObjectId>) {
+        if username.is_empty() || password.is_empty() {
+            return (
+                Err(ServiceError::Validation("Username and password are required".into())),
+                None,
+            );
+        }
+        if !self.login_limiter.admit(client_ip, username) {
+            return (
+                Err(ServiceError::TooManyRequests(
+                    "too many login attempts, try again later".into(),
+                )),
+                None,
+            );
+        }
+        let user = match self.repo.get_user_by_username(username).await {
+            Ok(user) => user,
+            Err(RepoError::NotFound) => {
+                // Same cost as a real verification, so timing does not tell
+                // which usernames exist.
+                self.passwords.verify_dummy(password).await;
+                return (Err(unauthorized("user not found")), None);
+            }
+            Err(e) => return (Err(e.into()), None),
+        };
+        // The password is checked before the status, so only someone who
+        // knows it learns that the account is inactive.
+        let result = if !passwords::verify(password, &user.password_hash).await {
+            Err(unauthorized("invalid password"))
+        } else if user.status == UserStatus::Inactive {
+            Err(unauthorized("user is inactive"))
+        } else {
+            self.jwt
+                .sign(
+                    &user.id,
+                    user.status == UserStatus::MustChangePassword,
+                    self.settings.token_ttl_s,
+                )
+                .map_err(|e| ServiceError::Internal(format!("signing the login token failed: {e}")))
+        };
+        (result, Some(user.id))
+    }
+
+    async fn load_active_user(&self, id: &ObjectId) -> ServiceResult<User> {
+        let user = match self.repo.get_user(id).await {
+            Ok(user) => user,
+            Err(RepoError::NotFound) => return Err(unauthorized("user not found")),
+            Err(e) => return Err(e.into()),
+        };
+        if user.status == UserStatus::Inactive {
+            return Err(unauthorized("user is inactive"));
+        }
+        Ok(user)
+    }
+}
+
+#[async_trait]
+impl AuthService for ManagerServices {
+    async fn login(&self, username: &str, password: &str, client_ip: &str) -> ServiceResult<String> {
+        let (result, user_id) = self.attempt_login(username, password, client_ip).await;
+        // The domain's login signature carries no request id, so the entry has none.
+        self.record(AuditEntry {
+            id: ObjectId::new(),
+            user_id,
+            action: "auth.login".into(),
+            request_id: String::new(),
+            timestamp: now_ms(),
+            ip: client_ip.into(),
+            status: result.as_ref().map_or_else(http_status, |_| 200),
+            target: None,
+            details: serde_json::json!({"username": username, "password": "***"}),
+        })
+        .await;
+        result
+    }
+
+    async fn authorize(&self, bearer_token: &str, permission_key: &str) -> ServiceResult<Caller> {
+        let claims = self
+            .jwt
+            .verify(bearer_token)
+            .ok_or_else(|| unauthorized("Invalid or expired token"))?;
+        // Only this Manager signs tokens, so an unparsable uid means a token
+        // that is not ours in any useful sense.
+        let uid = ObjectId::parse(&claims.uid).ok_or_else(|| unauthorized("Invalid or expired token"))?;
+        let user = self.load_active_user(&uid).await?;
+        if permission_key.is_empty() {
+            return Ok(Caller { user, grants: vec![] });
+        }
+        if user.status == UserStatus::MustChangePassword && permission_key != "user.permission.update" {
+            return Err(ServiceError::Forbidden("password change required".into()));
+        }
+        let roles = self.repo.get_roles_by_names(&user.roles).await?;
+        let grants: Vec<_> = roles
+            .into_iter()
+            .flat_map(|role| role.policies)
+            .filter(|policy| policy.permission_key == permission_key)
+            .collect();
+        if grants.is_empty() {
+            return Err(ServiceError::Forbidden("permission denied".into()));
+        }
+        Ok(Caller { user, grants })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gthulhu_domain::manager::{MockRepository, RolePolicy};
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::testutil::*;
+
+    fn repo_with_user(user: User, roles: Vec<gthulhu_domain::manager::Role>) -> MockRepository {
+        let mut repo = MockRepository::new();
+        let by_id = user.clone();
+        repo.expect_get_user().returning(move |id| {
+            if *id == by_id.id {
+                Ok(by_id.clone())
+            } else {
+                Err(RepoError::NotFound)
+            }
+        });
+        repo.expect_get_roles_by_names()
+            .returning(move |names| Ok(roles.iter().filter(|r| names.contains(&r.name)).cloned().collect()));
+        repo
+    }
+
+    async fn login_with(repo: MockRepository, user: &str, pass: &str) -> ServiceResult<String> {
+        services(repo).login(user, pass, "10.0.0.1").await
+    }
+
+    fn login_repo(user: Option<User>) -> MockRepository {
+        let mut repo = MockRepository::new();
+        repo.expect_get_user_by_username().returning(move |name| match &user {
+            Some(u) if u.username == name => Ok(u.clone()),
+            _ => Err(RepoError::NotFound),
+        });
+        repo.expect_insert_audit().returning(|_| Ok(()));
+        repo
+    }
+
+    #[tokio::test]
+    async fn login_issues_a_token_that_authorizes() {
+        let u = user_with_password("alice", "pw", UserStatus::MustChangePassword).await;
+        let mut repo = login_repo(Some(u.clone()));
+        let uid = u.id.clone();
+        repo.expect_get_user().with(eq(uid)).returning(move |_| Ok(u.clone()));
+        let svc = services(repo);
+        let token = svc.login("alice", "pw", "10.0.0.1").await.unwrap();
+        let claims = svc.jwt.verify(&token).unwrap();
+        assert!(claims.need_change_password);
+        assert_eq!(claims.iss, "bss-api-server");
+        assert_eq!(claims.exp - claims.iat, 10_800);
+        // Status 3 may use routes open to any token.
+        assert!(svc.authorize(&token, "").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn login_failures() {
+        let active = user_with_password("alice", "pw", UserStatus::Active).await;
+        let inactive = user_with_password("bob", "pw", UserStatus::Inactive).await;
+        let mut not_bcrypt = active.clone();
+        not_bcrypt.password_hash = "pw".into();
+        let cases = [
+            (
+                Some(active.clone()),
+                "",
+                "pw",
+                ServiceError::Validation("Username and password are required".into()),
+            ),
+            (
+                Some(active.clone()),
+                "alice",
+                "",
+                ServiceError::Validation("Username and password are required".into()),
+            ),
+            (None, "alice", "pw", unauthorized("user not found")),
+            (Some(active.clone()), "alice", "wrong", unauthorized("invalid password")),
+            (Some(inactive.clone()), "bob", "pw", unauthorized("user is inactive")),
+            (Some(inactive), "bob", "wrong", unauthorized("invalid password")),
+            (Some(not_bcrypt), "alice", "pw", unauthorized("invalid password")),
+        ];
+        for (user, name, pass, want) in cases {
+            assert_eq!(
+                login_with(login_repo(user), name, pass).await,
+                Err(want),
+                "{name}/{pass}"
+            );
+        }
+        let mut down = MockRepository::new();
+        down.expect_get_user_by_username()
+            .returning(|_| Err(RepoError::Unavailable("timeout".into())));
+        down.expect_insert_audit().returning(|_| Ok(()));
+        assert_eq!(
+            login_with(down, "alice", "pw").await,
+            Err(ServiceError::Unavailable("storage unavailable".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn every_attempt_is_audited() {
+        let u = user_with_password("alice", "pw", UserStatus::Active).await;
+        let uid = u.id.clone();
+        let mut repo = MockRepository::new();
+        repo.expect_get_user_by_username().returning(move |name| {
+            if name == "alice" {
+                Ok(u.clone())
+            } else {
+                Err(RepoError::NotFound)
+            }
+        });
+        let entries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = entries.clone();
+        repo.expect_insert_audit().returning(move |e| {
+            sink.lock().unwrap().push(e.clone());
+            Ok(())
+        });
+        let svc = services(repo);
+        svc.login("alice", "pw", "10.0.0.9").await.unwrap();
+        svc.login("alice", "bad", "10.0.0.9").await.unwrap_err();
+        svc.login("nobody", "pw", "10.0.0.9").await.unwrap_err();
+        let entries = entries.lock().unwrap();
+        let summary: Vec<_> = entries.iter().map(|e| (e.user_id.clone(), e.status)).collect();
+        assert_eq!(summary, vec![(Some(uid.clone()), 200), (Some(uid), 401), (None, 401)]);
+        for e in entries.iter() {
+            assert_eq!(e.action, "auth.login");
+            assert_eq!(e.ip, "10.0.0.9");
+            assert_eq!(e.details["password"], "***");
+        }
+    }
+
+    #[tokio::test]
+    async fn login_is_rate_limited_per_ip_and_username() {
+        let mut repo = login_repo(None);
+        repo.expect_insert_audit().returning(|_| Ok(()));
+        let svc = services_with(repo, |s| s.login_rate_per_min = 2);
+        let too_many = Err(ServiceError::TooManyRequests(
+            "too many login attempts, try again later".into(),
+        ));
+        assert_eq!(svc.login("a", "x", "ip1").await, Err(unauthorized("user not found")));
+        assert_eq!(svc.login("b", "x", "ip1").await, Err(unauthorized("user not found")));
+        assert_eq!(svc.login("c", "x", "ip1").await, too_many);
+        assert_eq!(svc.login("a", "x", "ip2").await, Err(unauthorized("user not found")));
+        assert_eq!(svc.login("a", "x", "ip3").await, too_many);
+    }
+
+    #[tokio::test]
+    async fn authorize_follows_the_middleware_steps() {
+        let role = role(
+            "ops",
+            vec![policy("role.read", false, ""), policy("role.read", true, "team-a")],
+        );
+        let active = user("alice", UserStatus::Active, &["ops", "gone"]);
+        let must_change = user("carol", UserStatus::MustChangePassword, &["ops"]);
+        let inactive = user("bob", UserStatus::Inactive, &["ops"]);
+        let svc = services(MockRepository::new());
+        let token = |u: &User| svc.jwt.sign(&u.id, false, 60).unwrap();
+        let check = |u: &User, tok: String, key: &'static str| {
+            let repo = repo_with_user(u.clone(), vec![role.clone()]);
+            async move { services(repo).authorize(&tok, key).await }
+        };
+
+        let caller = check(&active, token(&active), "role.read").await.unwrap();
+        assert_eq!(caller.grants, role.policies);
+        assert_eq!(
+            check(&active, token(&active), "role.delete").await,
+            Err(ServiceError::Forbidden("permission denied".into()))
+        );
+        assert_eq!(
+            check(&active, token(&active), "").await.unwrap().grants,
+            Vec::<RolePolicy>::new()
+        );
+        assert_eq!(
+            check(&active, "garbage".into(), "").await,
+            Err(unauthorized("Invalid or expired token"))
+        );
+        assert_eq!(
+            check(&inactive, token(&inactive), "").await,
+            Err(unauthorized("user is inactive"))
+        );
+        assert_eq!(
+            check(&must_change, token(&must_change), "role.read").await,
+            Err(ServiceError::Forbidden("password change required".into()))
+        );
+        assert!(check(&must_change, token(&must_change), "").await.is_ok());
+        // Status 3 may reach user.permission.update, then needs a grant like anyone.
+        assert_eq!(
+            check(&must_change, token(&must_change), "user.permission.update").await,
+            Err(ServiceError::Forbidden("permission denied".into()))
+        );
+        let stranger = user("dave", UserStatus::Active, &[]);
+        assert_eq!(
+            check(&active, token(&stranger), "").await,
+            Err(unauthorized("user not found"))
+        );
+
+        let mut down = MockRepository::new();
+        down.expect_get_user()
+            .returning(|_| Err(RepoError::Unavailable("down".into())));
+        assert_eq!(
+            services(down).authorize(&token(&active), "").await,
+            Err(ServiceError::Unavailable("storage unavailable".into()))
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! Users (manager.md 5). Passwords are hashed here, once per change.
+
+use async_trait::async_trait;
+use gthulhu_domain::manager::{
+    Caller, ObjectId, RepoError, ServiceError, ServiceResult, User, UserService, UserStatus, now_ms,
+};
+
+use crate::ManagerServices;
+use crate::{passwords, scope, validation};
+
+fn user_not_found() -> ServiceError {
+    ServiceError::NotFound("user not found".into())
+}
+
+impl ManagerServices {
+    /// The `self` rule of the password reset and permission update routes.
+    fn check_target(caller: &Caller, id: &ObjectId) -> ServiceResult<()> {
+        if scope::applies(&caller.grants, &caller.user.id, id) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden("forbidden".into()))
+        }
+    }
+
+    async fn get_user_or_404(&self, id: &ObjectId) -> ServiceResult<User> {
+        match self.repo.get_user(id).await {
+            Err(RepoError::NotFound) => Err(user_not_found()),
+            other => Ok(other?),
+        }
+    }
+
+    async fn save_user(&self, user: &User) -> ServiceResult<()> {
+        match self.repo.update_user(user).await {
+            Err(RepoError::NotFound) => Err(user_not_found()),
+            other => Ok(other?),
+        }
+    }
+}
+
+#[async_trait]
+impl UserService for ManagerServices {
+    async fn create_user(&self, caller: &Caller, username: &str, password: &str) -> ServiceResult<ObjectId> {
+        validation::username(username)?;
+        validation::new_password("password", password)?;
+        let now = now_ms();
+        let user = User {
+            id: ObjectId::new(),
+            username: username.into(),
+            password_hash: self.passwords.hash(password).await?,
+            status: UserStatus::MustChangePassword,
+            roles: vec![],
+            created_time: now,
+            updated_time: now,
+            creator_id: caller.user.id.clone(),
+            updater_id: caller.user.id.clone(),
+        };
+        match self.repo.create_user(&user).await {
+            Ok(()) => Ok(user.id),
+            Err(RepoError::Conflict(_)) => Err(ServiceError::Conflict("username already exists".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn reset_password(&self, caller: &Caller, user_id: &str, new_password: &str) -> ServiceResult<()> {
+        let id = validation::parse_id(user_id, "invalid user ID")?;
+        validation::new_password("newPassword", new_password)?;
+        Self::check_target(caller, &id)?;
+        let mut user = self.get_user_or_404(&id).await?;
+        user.password_hash = self.passwords.hash(new_password).await?;
+        // An inactive user stays inactive: a reset must not reactivate them.
+        if user.status != UserStatus::Inactive {
+            user.status = UserStatus::MustChangePassword;
+        }
+        user.updater_id = caller.user.id.clone();
+        user.updated_time = now_ms();
+        self.save_user(&user).await
+    }
+
+    async fn update_permissions(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        roles: Option<Vec<String>>,
+        status: Option<i64>,
+    ) -> ServiceResult<()> {
+        let id = validation::parse_id(user_id, "invalid user ID")?;
+        let status = status.map(validation::user_status).transpose()?;
+        Self::check_target(caller, &id)?;
+        let mut user = self.get_user_or_404(&id).await?;
+        if let Some(mut names) = roles {
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|name| seen.insert(name.clone()));
+            let existing = self.repo.get_roles_by_names(&names).await?;
+            if let Some(unknown) = names.iter().find(|n| !existing.iter().any(|r| &r.name == *n)) {
+                return Err(ServiceError::Validation(format!("roles: unknown role \"{unknown}\"")));
+            }
+            user.roles = names;
+        }
+        if let Some(status) = status {
+            user.status = status;
+        }
+        user.updater_id = caller.user.id.clone();
+        user.updated_time = now_ms();
+        self.save_user(&user).await
+    }
+
+    /// All users, or only the caller under `self` grants.
+    async fn list_users(&self, caller: &Caller) -> ServiceResult<Vec<User>> {
+        let mut users = self.repo.list_users().await?;
+        users.retain(|u| scope::applies(&caller.grants, &caller.user.id, &u.id));
+        Ok(users)
+    }
+
+    async fn change_own_password(&self, caller: &Caller, old_password: &str, new_password: &str) -> ServiceResult<()> {
+        validation::new_password("newPassword", new_password)?;
+        // Re-read: the hash must be the current one, not the one loaded
+        // when the request was authorised.
+        let mut user = match self.repo.get_user(&caller.user.id).await {
+            Err(RepoError::NotFound) => return Err(ServiceError::Unauthorized("user not found".into())),
+            other => other?,
+        };
+        if !passwords::verify(old_password, &user.password_hash).await {
+            return Err(ServiceError::Forbidden("oldPassword is incorrect".into()));
+        }
+        user.password_hash = self.passwords.hash(new_password).await?;
+        user.status = UserStatus::Active;
+        user.updater_id = caller.user.id.clone();
+        user.updated_time = now_ms();
+        self.save_user(&user).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use gthulhu_domain::manager::MockRepository;
+
+    use super::*;
+    use crate::testutil::*;
+
+    fn capture_updates(repo: &mut MockRepository) -> Arc<Mutex<Vec<User>>> {
+        let saved = Arc::new(Mutex::new(Vec::new()));
+        let sink = saved.clone();
+        repo.expect_update_user().returning(move |u| {
+            sink.lock().unwrap().push(u.clone());
+            Ok(())
+        });
+        saved
+    }
+
+    fn serving(target: User) -> MockRepository {
+        let mut repo = MockRepository::new();
+        repo.expect_get_user().returning(move |id| {
+            if *id == target.id {
+                Ok(target.clone())
+            } else {
+                Err(RepoError::NotFound)
+            }
+        });
+        repo
+    }
+
+    #[tokio::test]
+    async fn create_user_hashes_and_sets_status_3() {
+        let admin = caller(vec![policy("user.create", false, "")]);
+        let mut repo = MockRepository::new();
+        let created = Arc::new(Mutex::new(None));
+        let sink = created.clone();
+        repo.expect_create_user().returning(move |u| {
+            if u.username == "taken" {
+                return Err(RepoError::Conflict("username".into()));
+            }
+            *sink.lock().unwrap() = Some(u.clone());
+            Ok(())
+        });
+        let svc = services(repo);
+        let id = svc.create_user(&admin, "alice", "initial").await.unwrap();
+        let u = created.lock().unwrap().clone().unwrap();
+        assert_eq!(u.id, id);
+        assert_eq!(u.status, UserStatus::MustChangePassword);
+        assert!(u.roles.is_empty());
+        assert_eq!((&u.creator_id, &u.updater_id), (&admin.user.id, &admin.user.id));
+        assert!(passwords::verify("initial", &u.password_hash).await);
+        assert_eq!(
+            svc.create_user(&admin, "taken", "pw").await,
+            Err(ServiceError::Conflict("username already exists".into()))
+        );
+        assert_eq!(
+            svc.create_user(&admin, "bob", &"p".repeat(73)).await,
+            Err(ServiceError::Validation("password must be at most 72 bytes".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn reset_password_rules() {
+        let target = user("alice", UserStatus::Active, &[]);
+        let inactive = user("bob", UserStatus::Inactive, &[]);
+        let admin = caller(vec![policy("user.password.reset", false, "")]);
+        let own_only = caller(vec![policy("user.password.reset", true, "")]);
+
+        let mut repo = serving(target.clone());
+        let saved = capture_updates(&mut repo);
+        let svc = services(repo);
+        svc.reset_password(&admin, &target.id.to_string(), "temp")
+            .await
+            .unwrap();
+        let u = saved.lock().unwrap().pop().unwrap();
+        assert_eq!(u.status, UserStatus::MustChangePassword);
+        assert!(passwords::verify("temp", &u.password_hash).await);
+
+        assert_eq!(
+            svc.reset_password(&admin, "nope", "temp").await,
+            Err(ServiceError::Validation("invalid user ID".into()))
+        );
+        assert_eq!(
+            svc.reset_password(&admin, &target.id.to_string(), "").await,
+            Err(ServiceError::Validation("newPassword is required".into()))
+        );
+        assert_eq!(
+            svc.reset_password(&own_only, &target.id.to_string(), "temp").await,
+            Err(ServiceError::Forbidden("forbidden".into()))
+        );
+        assert_eq!(
+            svc.reset_password(&admin, &ObjectId::new().to_string(), "temp").await,
+            Err(user_not_found())
+        );
+
+        let mut repo = serving(inactive.clone());
+        let saved = capture_updates(&mut repo);
+        services(repo)
+            .reset_password(&admin, &inactive.id.to_string(), "temp")
+            .await
+            .unwrap();
+        assert_eq!(saved.lock().unwrap()[0].status, UserStatus::Inactive);
+    }
+
+    #[tokio::test]
+    async fn update_permissions_rules() {
+        let target = user("alice", UserStatus::MustChangePassword, &["old"]);
+        let admin = caller(vec![policy("user.permission.update", false, "")]);
+        let mut repo = serving(target.clone());
+        repo.expect_get_roles_by_names().returning(|names| {
+            Ok(names
+                .iter()
+                .filter(|n| *n == "admin" || *n == "ops")
+                .map(|n| role(n, vec![]))
+                .collect())
+        });
+        let saved = capture_updates(&mut repo);
+        let svc = services(repo);
+        let id = target.id.to_string();
+
+        svc.update_permissions(
+            &admin,
+            &id,
+            Some(vec!["ops".into(), "admin".into(), "ops".into()]),
+            Some(1),
+        )
+        .await
+        .unwrap();
+        let u = saved.lock().unwrap().pop().unwrap();
+        assert_eq!(u.roles, vec!["ops".to_string(), "admin".to_string()]);
+        assert_eq!(u.status, UserStatus::Active);
+
+        // Omitted fields keep their values; an empty list removes every role.
+        svc.update_permissions(&admin, &id, None, None).await.unwrap();
+        assert_eq!(saved.lock().unwrap().pop().unwrap().roles, vec!["old".to_string()]);
+        svc.update_permissions(&admin, &id, Some(vec![]), None).await.unwrap();
+        assert!(saved.lock().unwrap().pop().unwrap().roles.is_empty());
+
+        assert_eq!(
+            svc.update_permissions(&admin, &id, Some(vec!["ops".into(), "x".into()]), None)
+                .await,
+            Err(ServiceError::Validation("roles: unknown role \"x\"".into()))
+        );
+        assert_eq!(
+            svc.update_permissions(&admin, &id, None, Some(4)).await,
+            Err(ServiceError::Validation("status must be 1, 2 or 3".into()))
+        );
+        let self_only = caller(vec![policy("user.permission.update", true, "")]);
+        assert_eq!(
+            svc.update_permissions(&self_only, &id, None, Some(1)).await,
+            Err(ServiceError::Forbidden("forbidden".into()))
+        );
+        assert!(saved.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn list_users_under_self_grant_is_only_the_caller() {
+        let me = caller(vec![policy("user.read", true, "")]);
+        let others = vec![
+            user("a", UserStatus::Active, &[]),
+            me.user.clone(),
+            user("b", UserStatus::Active, &[]),
+        ];
+        let mut repo = MockRepository::new();
+        let all = others.clone();
+        repo.expect_list_users().returning(move || Ok(all.clone()));
+        let svc = services(repo);
+        assert_eq!(svc.list_users(&me).await.unwrap(), vec![me.user.clone()]);
+        let admin = caller(vec![policy("user.read", false, ""), policy("user.read", true, "")]);
+        assert_eq!(svc.list_users(&admin).await.unwrap(), others);
+    }
+
+    #[tokio::test]
+    async fn change_own_password() {
+        let me = user_with_password("alice", "initial", UserStatus::MustChangePassword).await;
+        let c = Caller {
+            user: me.clone(),
+            grants: vec![],
+        };
+        let mut repo = serving(me);
+        let saved = capture_updates(&mut repo);
+        let svc = services(repo);
+        assert_eq!(
+            svc.change_own_password(&c, "wrong", "mine").await,
+            Err(ServiceError::Forbidden("oldPassword is incorrect".into()))
+        );
+        assert_eq!(
+            svc.change_own_password(&c, "initial", "").await,
+            Err(ServiceError::Validation("newPassword is required".into()))
+        );
+        svc.change_own_password(&c, "initial", "mine").await.unwrap();
+        let u = saved.lock().unwrap().pop().unwrap();
+        assert_eq!(u.status, UserStatus::Active);
+        assert!(passwords::verify("mine", &u.password_hash).await);
+        assert!(!passwords::verify("initial", &u.password_hash).await);
+    }
+}

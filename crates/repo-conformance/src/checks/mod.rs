@@ -1,0 +1,22 @@
+//! One `pub async fn` per rule of the repository contract; each expects a
+//! fresh, empty repository and panics on a violation.
+
+mod audit;
+mod concurrency;
+mod identity;
+mod schedule;
+
+pub use audit::*;
+pub use concurrency::*;
+pub use identity::*;
+pub use schedule::*;
+
+use gthulhu_domain::manager::RepoError;
+
+fn conflict(field: &str) -> RepoError {
+    RepoError::Conflict(field.into())
+}
+
+fn names(list: &[impl AsRef<str>]) -> Vec<String> {
+    list.iter().map(|s| s.as_ref().to_owned()).collect()
+}

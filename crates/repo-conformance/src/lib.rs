@@ -1,0 +1,117 @@
+//! The repository contract of manager.md 14.1 as executable checks, run
+//! by every `Repository` backend against a fresh, empty store per check.
+//!
+//! ```ignore
+//! async fn fresh() -> (Arc<dyn Repository>, TempDir) { /* … */ }
+//! gthulhu_repo_conformance::repository_conformance_tests!(fresh());
+//! ```
+//!
+//! The expansion holds one `#[tokio::test]` per check, so the calling crate
+//! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use gthulhu_domain::manager::Repository;
+
+pub mod checks;
+pub mod fixtures;
+
+/// What a backend's factory yields for one check: the repository, plus
+/// whatever must outlive the check (a temporary directory, a container).
+pub trait Fixture {
+    /// `None` skips the check (the factory says why, e.g. no database).
+    fn repository(&self) -> Option<Arc<dyn Repository>>;
+}
+
+impl Fixture for Arc<dyn Repository> {
+    fn repository(&self) -> Option<Arc<dyn Repository>> {
+        Some(Arc::clone(self))
+    }
+}
+
+impl<F: Fixture> Fixture for Option<F> {
+    fn repository(&self) -> Option<Arc<dyn Repository>> {
+        self.as_ref().and_then(Fixture::repository)
+    }
+}
+
+/// The second element is kept alive until the check has finished.
+impl<F: Fixture, G> Fixture for (F, G) {
+    fn repository(&self) -> Option<Arc<dyn Repository>> {
+        self.0.repository()
+    }
+}
+
+/// Runs one check against the fixture's repository, then drops the fixture.
+pub async fn run<F, C, Fut>(fixture: F, check: C)
+where
+    F: Fixture,
+    C: FnOnce(Arc<dyn Repository>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if let Some(repo) = fixture.repository() {
+        check(repo).await;
+    }
+    drop(fixture);
+}
+
+/// Expands to one `#[tokio::test]` per conformance check. `$factory` is an
+/// expression evaluated once per test to a future whose output implements
+/// [`Fixture`] and holds a fresh, empty repository.
+#[macro_export]
+macro_rules! repository_conformance_tests {
+    ($factory:expr) => {
+        $crate::__conformance_tests!(
+            $factory;
+            ping_succeeds,
+            users_create_get_and_list_in_id_order,
+            users_duplicate_username_conflicts,
+            users_unknown_ids_are_not_found,
+            users_update_replaces_only_mutable_fields,
+            users_count_with_role,
+            users_rename_role_everywhere,
+            roles_create_get_and_list_in_id_order,
+            roles_duplicate_name_conflicts,
+            roles_get_by_names_skips_unknown,
+            roles_update_and_rename,
+            roles_update_onto_taken_name_conflicts,
+            roles_unknown_ids_are_not_found,
+            roles_delete_frees_the_name,
+            permissions_upsert_keeps_order_and_updates,
+            strategies_insert_get_and_list,
+            strategies_insert_is_atomic,
+            strategies_replace_swaps_all_intents,
+            strategies_replace_is_atomic,
+            strategies_unknown_ids_are_not_found,
+            strategies_delete_returns_its_intents,
+            intents_get_skips_unknown,
+            intents_list_by_creator_strategy_and_node,
+            intents_insert_duplicate_pair_conflicts,
+            intents_update_replaces_fields_and_indexes,
+            intents_update_onto_taken_pair_conflicts,
+            intents_delete_skips_unknown,
+            intents_set_state,
+            audit_newest_first_with_limit,
+            audit_filters,
+            audit_cursor_pages,
+            migrations_record_is_idempotent,
+            concurrent_distinct_users_all_succeed,
+            concurrent_same_username_one_wins,
+            concurrent_strategy_inserts_are_isolated,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    ($factory:expr; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::run($factory.await, $crate::checks::$check).await;
+            }
+        )+
+    };
+}

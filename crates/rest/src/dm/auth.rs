@@ -1,0 +1,42 @@
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use gthulhu_domain::{AuthError, TokenClaims};
+
+use super::DmApi;
+use crate::ApiError;
+
+/// A verified DM Bearer token. Taking it as a handler argument is what
+/// makes a route authenticated.
+pub struct Bearer(pub TokenClaims);
+
+impl FromRequest for Bearer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Bearer, ApiError> {
+    let api = req
+        .app_data::<web::Data<DmApi>>()
+        .ok_or(ApiError::Internal("Internal Server Error"))?;
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .unwrap_or_default();
+    if header.is_empty() {
+        return Err(ApiError::Unauthorized(AuthError::MissingHeader));
+    }
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or(ApiError::Unauthorized(AuthError::BadScheme))?;
+    let claims = api.tokens.verify(token).map_err(ApiError::Unauthorized)?;
+    tracing::debug!(client_id = %claims.client_id, "bearer accepted");
+    Ok(Bearer(claims))
+}

@@ -1,0 +1,52 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use gthulhu_domain::StrategyTemplate;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::ApiError;
+use crate::body::read_json_detailed;
+use crate::dm::{Bearer, DmApi};
+use crate::envelope::{json_response, now};
+
+/// The scheduler's poll: answered from the last resolved list, never a scan.
+pub async fn list(_: Bearer, api: web::Data<DmApi>) -> Result<HttpResponse, ApiError> {
+    let decisions = api
+        .scheduling
+        .decisions()
+        .map_err(|e| ApiError::from_dm(e, "Failed to list scheduling intents"))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "success": true,
+            "message": "Scheduling intents retrieved successfully",
+            "timestamp": now(),
+            "scheduling": decisions.as_slice(),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct TemplatesRequest {
+    #[serde(default)]
+    strategies: Option<Vec<StrategyTemplate>>,
+}
+
+/// Standalone mode: the legacy templates, replaced as a whole.
+pub async fn replace_templates(
+    _: Bearer,
+    api: web::Data<DmApi>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let request: TemplatesRequest = read_json_detailed(payload, api.settings.max_body_bytes).await?;
+    let templates = request.strategies.unwrap_or_default();
+    let count = templates.len();
+    api.scheduling
+        .replace_templates(templates)
+        .map_err(|e| ApiError::from_dm(e, "Failed to store strategies"))?;
+    tracing::info!(count, "legacy strategy templates replaced");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"success": true, "message": "Scheduling strategies saved successfully", "timestamp": now()}),
+    ))
+}

@@ -1,0 +1,87 @@
+//! The Manager's HTTP API (spec: manager.md 1, 2, 4-8, 13, 14.6).
+
+mod audit;
+mod auth;
+mod decode;
+mod dto;
+mod errors;
+mod handlers;
+mod metrics;
+mod openapi;
+mod server;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use gthulhu_domain::manager::{
+    AuditService, AuthService, K8sAdapter, Repository, RoleService, ScheduleIntentService, StrategyService, UserService,
+};
+use prometheus_client::registry::Registry;
+
+pub use metrics::ManagerMetrics;
+pub use openapi::ApiDoc;
+pub use server::{ManagerServer, serve};
+
+/// What the Manager's handlers depend on: the domain's service traits, plus
+/// the storage and cluster ports that `/ready` probes. Injected by the
+/// binary (or a test) without knowing the implementations.
+pub struct ManagerApi {
+    pub auth: Arc<dyn AuthService>,
+    pub users: Arc<dyn UserService>,
+    pub roles: Arc<dyn RoleService>,
+    pub strategies: Arc<dyn StrategyService>,
+    pub intents: Arc<dyn ScheduleIntentService>,
+    pub audit: Arc<dyn AuditService>,
+    pub repo: Arc<dyn Repository>,
+    pub k8s: Arc<dyn K8sAdapter>,
+    /// Frozen after every component registered its metrics.
+    pub registry: Arc<Registry>,
+    pub metrics: ManagerMetrics,
+    pub settings: ManagerSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct ManagerSettings {
+    /// Larger request bodies get 413.
+    pub max_body_bytes: usize,
+    pub version: String,
+}
+
+/// One value implementing every service trait (the production services).
+pub trait ManagerServiceSet:
+    AuthService + UserService + RoleService + StrategyService + ScheduleIntentService + AuditService + 'static
+{
+}
+
+impl<T> ManagerServiceSet for T where
+    T: AuthService + UserService + RoleService + StrategyService + ScheduleIntentService + AuditService + 'static
+{
+}
+
+impl ManagerApi {
+    /// Every service from `services`.
+    pub fn new<S: ManagerServiceSet>(
+        services: Arc<S>,
+        repo: Arc<dyn Repository>,
+        k8s: Arc<dyn K8sAdapter>,
+        registry: Arc<Registry>,
+        metrics: ManagerMetrics,
+        settings: ManagerSettings,
+    ) -> Self {
+        Self {
+            auth: services.clone(),
+            users: services.clone(),
+            roles: services.clone(),
+            strategies: services.clone(),
+            intents: services.clone(),
+            audit: services,
+            repo,
+            k8s,
+            registry,
+            metrics,
+            settings,
+        }
+    }
+}

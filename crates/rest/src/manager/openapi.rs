@@ -1,0 +1,49 @@
+//! The OpenAPI 3 description, generated from the handlers and DTOs.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::dto;
+use super::handlers::{audit_logs, intents, login, roles, strategies, system, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gthulhu Manager API", description = "Users, roles, scheduling strategies and intents (spec: manager.md)."),
+    paths(
+        system::health, system::version, system::ready, system::prometheus, system::swagger_redirect,
+        login::login,
+        users::create, users::reset_password, users::update_permissions, users::list,
+        users::change_own_password, users::get_self,
+        roles::create, roles::update, roles::delete, roles::list, roles::permissions,
+        strategies::create, strategies::update, strategies::delete, strategies::list_own, strategies::list_all,
+        intents::list_own, intents::delete,
+        audit_logs::query,
+    ),
+    components(schemas(dto::ErrorBody, dto::Done, dto::Empty)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "Health, readiness, version, metrics"),
+        (name = "auth", description = "Login"),
+        (name = "users"), (name = "roles", description = "Roles and permissions"),
+        (name = "strategies"), (name = "intents"), (name = "audit", description = "The audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `Authorization: Bearer <JWT from /api/v1/auth/login>`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

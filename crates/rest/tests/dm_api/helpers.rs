@@ -1,0 +1,179 @@
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, NoPodMetadata, RsaTokenService, SchedulerMetricsStore};
+use gthulhu_domain::{MockProcessIndex, PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
+use gthulhu_rest::dm::{DmApi, DmSettings};
+use gthulhu_rest::{HttpMetrics, bind_listener};
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub const PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/dm_key_pkcs1.pem");
+pub const PUBLIC_KEY: &str = include_str!("../../../dm-service/testdata/dm_pub.pem");
+pub const PUBLIC_KEY_PKCS1: &str = include_str!("../../../dm-service/testdata/dm_pub_pkcs1.pem");
+pub const OTHER_PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/other_key.pem");
+pub const OTHER_PUBLIC_KEY: &str = include_str!("../../../dm-service/testdata/other_pub.pem");
+pub const TTL_HOURS: i64 = 3;
+
+pub const POD_A: &str = "31e4e721-a5a0-421a-ae1d-b7971ae30d6e";
+pub const POD_B: &str = "e52d4a2a-6e5f-44d9-a8b8-37ff3daa7413";
+
+#[derive(Default)]
+pub struct Options {
+    pub standalone: bool,
+    pub max_body_bytes: Option<usize>,
+    /// `None` keeps the index unbuilt (as before the first refresh).
+    pub snapshot: Option<ProcessSnapshot>,
+    pub tls: Option<rustls::ServerConfig>,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    snapshot: Arc<Mutex<Option<Arc<ProcessSnapshot>>>>,
+    changes: watch::Sender<u64>,
+    /// Keeps the resolver running for the app's lifetime.
+    _stop: watch::Sender<bool>,
+}
+
+pub fn process(pid: u32, comm: &str, container: &str) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        ppid: 1,
+        comm: comm.into(),
+        container_id: container.into(),
+        ..Default::default()
+    }
+}
+
+/// Pod A: pause, nginx, worker; pod B: pause, java.
+pub fn two_pods() -> ProcessSnapshot {
+    let cid = "d0f631ca1ddba8db3bcfcb9e057cdc98d0379f1bee00e75a545147a27dadd982";
+    ProcessSnapshot {
+        pods: vec![
+            PodProcesses {
+                pod_uid: POD_A.into(),
+                processes: vec![
+                    process(100, "pause", ""),
+                    process(1234, "nginx", cid),
+                    process(1235, "worker", cid),
+                ],
+            },
+            PodProcesses {
+                pod_uid: POD_B.into(),
+                processes: vec![process(200, "pause", ""), process(2001, "java", "")],
+            },
+        ],
+        scanned_at: SystemTime::now(),
+        generation: 1,
+        mode: ScanMode::Cgroups,
+    }
+}
+
+pub async fn spawn_app(options: Options) -> TestApp {
+    let snapshot = Arc::new(Mutex::new(options.snapshot.map(Arc::new)));
+    let (changes, rx) = watch::channel(0u64);
+    let mut index = MockProcessIndex::new();
+    let s = snapshot.clone();
+    index.expect_snapshot().returning(move || s.lock().unwrap().clone());
+    index.expect_subscribe().returning(move || rx.clone());
+    index.expect_health().returning(ScanHealth::default);
+    index.expect_threads().returning(|_| Vec::new());
+
+    let mut registry = Registry::default();
+    let dm = DecisionMaker::new(
+        Arc::new(index),
+        Arc::new(NoPodMetadata::new("no pod watch in tests")),
+        LegacyPriorityMap::default(),
+    );
+    let metrics = Arc::new(SchedulerMetricsStore::default());
+    gthulhu_rest::dm::register_dm_metrics(&mut registry, metrics.clone(), dm.clone());
+    let http_metrics = HttpMetrics::register(&mut registry);
+    let (stop, stop_rx) = watch::channel(false);
+    dm.spawn_resolver(stop_rx);
+
+    let tls = options.tls.is_some();
+    let api = DmApi {
+        tokens: Arc::new(RsaTokenService::from_pem(PRIVATE_KEY, TTL_HOURS).unwrap()),
+        intents: dm.clone(),
+        scheduling: dm,
+        metrics,
+        registry: Arc::new(registry),
+        http_metrics,
+        settings: DmSettings {
+            standalone: options.standalone,
+            max_body_bytes: options.max_body_bytes.unwrap_or(1 << 20),
+            node_name: "test-node".into(),
+            version: "test".into(),
+        },
+    };
+    let listener = bind_listener("127.0.0.1:0").unwrap();
+    let server = gthulhu_rest::dm::serve(api, listener, options.tls).unwrap();
+    let port = server.local_addr.port();
+    tokio::spawn(server.server);
+    let base = if tls {
+        format!("https://localhost:{port}")
+    } else {
+        format!("http://127.0.0.1:{port}")
+    };
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        snapshot,
+        changes,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Swaps the index content, as a background refresh would.
+    pub async fn set_snapshot(&self, snapshot: ProcessSnapshot) {
+        *self.snapshot.lock().unwrap() = Some(Arc::new(snapshot));
+        self.changes.send_modify(|g| *g += 1);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    pub async fn token(&self) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({"public_key": PUBLIC_KEY}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        body["data"]["token"].as_str().unwrap().to_string()
+    }
+
+    /// Sends `body` (raw text) with a Bearer token; returns status and JSON.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
+        let token = self.token().await;
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.header("Content-Type", "application/json").body(body.to_string());
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn merkle_root(&self) -> String {
+        let (status, body) = self.call(reqwest::Method::GET, "/api/v1/intents/merkle", None).await;
+        assert_eq!(status, 200);
+        body["data"]["rootHash"].as_str().unwrap().to_string()
+    }
+
+    pub async fn scheduling(&self) -> Value {
+        let (status, body) = self
+            .call(reqwest::Method::GET, "/api/v1/scheduling/strategies", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}

@@ -1,0 +1,11 @@
+//! The Decision Maker's HTTP API, spawned for real on a random loopback
+//! port with the real services over a mocked process index.
+
+mod auth;
+mod errors;
+mod helpers;
+mod intents;
+mod legacy;
+mod mtls;
+mod pods;
+mod scheduler_client;

@@ -1,0 +1,8 @@
+//! The Manager's HTTP API, spawned for real on a random loopback port with
+//! the real services over the embedded redb store (no cluster).
+
+mod conformance;
+mod flow;
+mod helpers;
+mod http;
+mod rbac;

@@ -1,0 +1,12 @@
+//! The Manager's MongoDB storage backend (manager.md 14.1, 14.2): one
+//! `Repository` over the collections `users`, `roles`, `permissions`,
+//! `schedule_strategies`, `schedule_intents`, `audit_logs` and
+//! `schema_migrations`.
+
+mod docs;
+mod error;
+mod repo;
+mod settings;
+
+pub use repo::MongoRepository;
+pub use settings::{MongoSettings, connection_uri, redacted};

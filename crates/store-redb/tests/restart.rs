@@ -1,0 +1,82 @@
+//! redb-specific behaviour: data survives closing and reopening the file,
+//! and the file is held by one repository at a time.
+
+use gthulhu_domain::manager::{AuditQuery, IntentState, RepoError, Repository};
+use gthulhu_repo_conformance::fixtures::{T0, audit, intent, permission, role, strategy, user};
+use gthulhu_store_redb::RedbRepository;
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/manager.redb");
+    let alice = user("alice", &["admin"]);
+    let admin = role("admin", &["user.read"]);
+    let perm = permission("user.read", "Read user information");
+    let s = strategy(&alice.id);
+    let intents = [intent(&s, "p1", "n1"), intent(&s, "p2", "n2")];
+    let entry = audit(Some(&alice.id), "auth.login", T0);
+
+    let repo = RedbRepository::open(&path).unwrap();
+    repo.create_user(&alice).await.unwrap();
+    repo.create_role(&admin).await.unwrap();
+    repo.upsert_permission(&perm).await.unwrap();
+    repo.insert_strategy(&s, &intents).await.unwrap();
+    repo.set_intent_state(&[intents[0].id.clone()], IntentState::Sent)
+        .await
+        .unwrap();
+    repo.insert_audit(&entry).await.unwrap();
+    repo.record_migration(1, "create_collections").await.unwrap();
+    drop(repo);
+
+    let repo = RedbRepository::open(&path).unwrap();
+    assert_eq!(repo.get_user_by_username("alice").await.unwrap(), alice);
+    assert_eq!(repo.list_roles().await.unwrap(), vec![admin.clone()]);
+    assert_eq!(repo.list_permissions().await.unwrap(), vec![perm]);
+    assert_eq!(
+        repo.list_strategies_by_creator(&alice.id).await.unwrap(),
+        vec![s.clone()]
+    );
+    let mut sent = intents[0].clone();
+    sent.state = IntentState::Sent;
+    assert_eq!(repo.list_intents_by_node("n1").await.unwrap(), vec![sent]);
+    assert_eq!(repo.list_intents_by_strategy(&s.id).await.unwrap().len(), 2);
+    let query = AuditQuery {
+        user_ids: vec![alice.id.clone()],
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    assert_eq!(repo.query_audit(&query).await.unwrap(), vec![entry]);
+    assert_eq!(repo.applied_migrations().await.unwrap(), vec![1]);
+    // Indexes survive too.
+    assert_eq!(
+        repo.create_user(&user("alice", &[])).await,
+        Err(RepoError::Conflict("username".into()))
+    );
+    assert_eq!(
+        repo.create_role(&role("admin", &[])).await,
+        Err(RepoError::Conflict("name".into()))
+    );
+}
+
+#[tokio::test]
+async fn an_open_file_cannot_be_opened_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manager.redb");
+    let first = RedbRepository::open(&path).unwrap();
+    assert!(matches!(RedbRepository::open(&path), Err(RepoError::Unavailable(_))));
+    first.ping().await.unwrap();
+    drop(first);
+    RedbRepository::open(&path).unwrap().ping().await.unwrap();
+}
+
+#[test]
+fn an_unusable_path_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let err = RedbRepository::open(&file.join("manager.redb")).unwrap_err();
+    assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
+    let garbage = dir.path().join("garbage.redb");
+    std::fs::write(&garbage, vec![0x5a; 4096]).unwrap();
+    assert!(RedbRepository::open(&garbage).is_err());
+}
