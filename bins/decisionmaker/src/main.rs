@@ -3,6 +3,7 @@
 //! SIGTERM. Nothing else here.
 
 mod cli;
+mod pod_metadata;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use gthulhu_config::DmConfig;
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, NoPodMetadata, RsaTokenService, SchedulerMetricsStore};
+use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, RsaTokenService, SchedulerMetricsStore};
 use gthulhu_proc_scanner::{ProcScanner, ScannerConfig};
 use gthulhu_rest::dm::{DmApi, DmSettings};
 use gthulhu_rest::{HttpMetrics, bind_listener, server_tls_config};
@@ -46,9 +47,7 @@ async fn run(config: DmConfig) -> anyhow::Result<()> {
         },
         &mut registry,
     );
-    let metadata = Arc::new(NoPodMetadata::new(
-        "no Kubernetes pod watch in this build: pod names stay empty and selector templates match nothing",
-    ));
+    let metadata = pod_metadata::source(&config, &node_name).await;
     let decision_maker = DecisionMaker::new(
         scanner.clone(),
         metadata,

@@ -4,23 +4,26 @@
 //! starting (manager.md 15.2).
 
 mod cli;
+mod cluster;
 mod storage;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use gthulhu_config::manager::{ManagerConfig, StorageBackend};
 use gthulhu_dm_client::{ClientSettings, ClientTls, DEFAULT_TIMEOUT, HttpDecisionMakerClient};
 use gthulhu_domain::manager::K8sAdapter;
-use gthulhu_manager_service::{JwtKeys, ManagerServices, NoCluster, ServiceDeps, ServiceSettings};
+use gthulhu_manager_service::{JwtKeys, ManagerServices, ReconcilerSettings, ServiceDeps, ServiceSettings};
 use gthulhu_rest::bind_listener;
 use gthulhu_rest::manager::{ManagerApi, ManagerMetrics, ManagerSettings};
 use gthulhu_store_mongo::MongoSettings;
 use prometheus_client::registry::Registry;
 use rsa::RsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
+use tokio::sync::watch;
 
 use storage::{Admin, Backend, DeferredRepository};
 
@@ -52,12 +55,12 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
         timeout: DEFAULT_TIMEOUT,
     })?;
 
-    // No Kubernetes client yet: no pods and no DMs, and /ready says so.
-    let k8s: Arc<dyn K8sAdapter> = Arc::new(NoCluster);
+    let k8s: Arc<dyn K8sAdapter> = cluster::adapter(&config.k8s).await;
     let repo = Arc::new(DeferredRepository::default());
     let settings = ServiceSettings {
         token_ttl_s: config.auth.token_ttl_s,
         login_rate_per_min: config.auth.login_rate_per_min,
+        max_concurrent_pushes: config.reconciler.max_concurrent_pushes,
         ..ServiceSettings::default()
     };
     let admin = Admin {
@@ -71,6 +74,12 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
         dms: Arc::new(dms),
         jwt,
         settings,
+    });
+    let reconciler = services.reconciler(ReconcilerSettings {
+        initial_delay: Duration::from_secs(config.reconciler.initial_delay_s),
+        interval: Duration::from_secs(config.reconciler.interval_s),
+        max_concurrent_checks: config.reconciler.max_concurrent_pushes,
+        ..ReconcilerSettings::default()
     });
 
     let mut registry = Registry::default();
@@ -92,7 +101,13 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
     tracing::info!(address = %server.local_addr, "manager listening");
 
     let storage_task = actix_web::rt::spawn(async move { repo.connect(backend, admin).await });
+    // The reconciler skips its work until storage is connected and the pod
+    // cache has synced. Every replica leads until Lease election
+    // (`leader_election.enable`) drives this flag.
+    let (_leader, is_leader) = watch::channel(true);
+    let reconciler_task = actix_web::rt::spawn(reconciler.run(is_leader));
     let result = server.server.await;
+    reconciler_task.abort();
     storage_task.abort();
     tracing::info!("manager stopped");
     result.context("HTTP server")

@@ -444,6 +444,9 @@ impl std::fmt::Debug for MtlsConfig {
 pub struct ReconcilerConfig {
     pub initial_delay_s: u64,
     pub interval_s: u64,
+    /// Nodes pushed at once (by a reconcile pass or a strategy change);
+    /// bounds the Manager's outbound connections on large clusters.
+    pub max_concurrent_pushes: usize,
 }
 
 impl Default for ReconcilerConfig {
@@ -451,6 +454,7 @@ impl Default for ReconcilerConfig {
         Self {
             initial_delay_s: 5,
             interval_s: 30,
+            max_concurrent_pushes: 64,
         }
     }
 }
@@ -472,7 +476,7 @@ mod tests {
 
     /// Every key of manager.md 15.2, its environment variable and a
     /// non-default value.
-    const EVERY_KEY: [(&str, &str); 39] = [
+    const EVERY_KEY: [(&str, &str); 40] = [
         ("MANAGER_SERVER_HOST", "127.0.0.1:9000"),
         ("MANAGER_SERVER_MAX_BODY_BYTES", "2048"),
         ("MANAGER_LOGGING_LEVEL", "debug"),
@@ -521,6 +525,7 @@ mod tests {
         ("MANAGER_MTLS_CA_PEM", "ca"),
         ("MANAGER_RECONCILER_INITIAL_DELAY_S", "1"),
         ("MANAGER_RECONCILER_INTERVAL_S", "2"),
+        ("MANAGER_RECONCILER_MAX_CONCURRENT_PUSHES", "3"),
     ];
 
     #[test]
@@ -544,6 +549,7 @@ mod tests {
             assert_eq!(c.mtls.server_name, "localhost");
             assert_eq!(c.reconciler.initial_delay_s, 5);
             assert_eq!(c.reconciler.interval_s, 30);
+            assert_eq!(c.reconciler.max_concurrent_pushes, 64);
             assert_eq!(c.storage_backend().unwrap(), StorageBackend::Redb);
             Ok(())
         });
@@ -619,6 +625,7 @@ mod tests {
                 reconciler: ReconcilerConfig {
                     initial_delay_s: 1,
                     interval_s: 2,
+                    max_concurrent_pushes: 3,
                 },
             };
             assert_eq!(c, expected, "every MANAGER_* variable must reach its key");

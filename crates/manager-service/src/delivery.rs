@@ -2,16 +2,23 @@
 //! in Merkle order, to every Online Decision Maker on it, and mark the
 //! intents Sent once all of them accepted it. Pushes to one node are
 //! serialised and read the set when they start, so an older set can never
-//! overwrite a newer one; different nodes are pushed concurrently.
+//! overwrite a newer one; different nodes are pushed concurrently, at most
+//! `max_concurrent_pushes` at a time. A DM that fails transiently is retried
+//! with exponential backoff and jitter before the push counts as failed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use gthulhu_domain::Intent;
+use futures::StreamExt;
 use gthulhu_domain::manager::{
-    DecisionMakerAdapter, DecisionMakerEndpoint, DmClientError, DmState, IntentState, K8sAdapter, K8sError, RepoError,
-    Repository, ScheduleIntent,
+    DecisionMakerAdapter, DecisionMakerEndpoint, DmClientError, DmState, IntentState, K8sAdapter, K8sError, PushResult,
+    RepoError, Repository, ScheduleIntent,
 };
+use gthulhu_domain::{Intent, merkle};
+use rand::Rng;
+
+use crate::node_status::NodeStatusBoard;
 
 /// What a push achieved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +37,74 @@ pub enum DeliveryError {
     Cluster(#[from] K8sError),
     #[error("decision maker {pod} rejected the push: {error}")]
     DecisionMaker { pod: String, error: DmClientError },
+}
+
+/// Retries of one DM call: `attempts` in all, the n-th retry after about
+/// `base_delay * 2^(n-1)` (±50 % jitter, so DMs restarted together are not
+/// retried in lockstep).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            base_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay(&self, retry: u32) -> Duration {
+        let exponential = self.base_delay.saturating_mul(1 << retry.min(16));
+        exponential.mul_f64(rand::thread_rng().gen_range(0.5..1.5))
+    }
+}
+
+/// A 4xx means the DM refused this request (401 is already retried by the
+/// client with a fresh token): sending it again cannot help.
+fn is_transient(error: &DmClientError) -> bool {
+    !matches!(error, DmClientError::Status(code) if (400..500).contains(code))
+}
+
+/// Calls `call` until it succeeds, fails permanently or runs out of attempts.
+async fn with_retry<T, F, Fut>(policy: RetryPolicy, mut call: F) -> Result<T, DmClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DmClientError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(error) if attempt < policy.attempts && is_transient(&error) => {
+                let delay = policy.delay(attempt - 1);
+                tracing::debug!(%error, attempt, retry_in_ms = delay.as_millis() as u64, "decision maker call failed; retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Tunables of delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// Nodes pushed at once (`reconciler.max_concurrent_pushes`); 0 counts as 1.
+    pub max_concurrent_pushes: usize,
+    pub retry: RetryPolicy,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_pushes: 64,
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
 /// The Merkle sort key of `gthulhu_domain::merkle` (leaf fields joined with
@@ -63,20 +138,36 @@ pub fn merkle_ordered(intents: &[ScheduleIntent]) -> Vec<Intent> {
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 
+/// The Online DMs in `all` that can be called (host and port known).
+pub(crate) fn callable(all: Vec<DecisionMakerEndpoint>) -> impl Iterator<Item = DecisionMakerEndpoint> {
+    all.into_iter()
+        .filter(|dm| dm.state == DmState::Online && !dm.host.is_empty() && dm.port > 0)
+}
+
 pub struct NodePusher {
     repo: Arc<dyn Repository>,
     k8s: Arc<dyn K8sAdapter>,
     dms: Arc<dyn DecisionMakerAdapter>,
+    board: Arc<NodeStatusBoard>,
+    settings: DeliverySettings,
     /// One lock per node name (bounded by the cluster's nodes).
     node_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl NodePusher {
-    pub fn new(repo: Arc<dyn Repository>, k8s: Arc<dyn K8sAdapter>, dms: Arc<dyn DecisionMakerAdapter>) -> Self {
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        k8s: Arc<dyn K8sAdapter>,
+        dms: Arc<dyn DecisionMakerAdapter>,
+        board: Arc<NodeStatusBoard>,
+        settings: DeliverySettings,
+    ) -> Self {
         Self {
             repo,
             k8s,
             dms,
+            board,
+            settings,
             node_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -86,30 +177,50 @@ impl NodePusher {
         locks.entry(node.to_string()).or_default().clone()
     }
 
-    /// The Online DMs on `node` that can be called (host and port known).
+    /// The Online DMs on `node` that can be called.
     async fn decision_makers_on(&self, node: &str) -> Result<Vec<DecisionMakerEndpoint>, DeliveryError> {
         let all = match self.k8s.list_decision_makers().await {
             Ok(all) => all,
             Err(K8sError::NotConfigured(_)) => vec![],
             Err(e) => return Err(e.into()),
         };
-        Ok(all
-            .into_iter()
-            .filter(|dm| dm.node_name == node && dm.state == DmState::Online && !dm.host.is_empty() && dm.port > 0)
-            .collect())
+        Ok(callable(all).filter(|dm| dm.node_name == node).collect())
     }
 
-    /// Pushes `node`'s full intent set to its DMs.
+    /// Pushes `node`'s full intent set to its DMs, and records the outcome
+    /// on the status board.
     pub async fn push_node(&self, node: &str) -> Result<PushOutcome, DeliveryError> {
         let lock = self.node_lock(node);
         let _serialised = lock.lock().await;
         let stored = self.repo.list_intents_by_node(node).await?;
+        let wire = merkle_ordered(&stored);
+        let expected_root = merkle::root(&wire);
+        let result = self.deliver(node, &stored, &wire).await;
+        let recorded = match &result {
+            Ok(PushOutcome::Delivered { .. }) => PushResult::Delivered,
+            Ok(PushOutcome::NoDecisionMaker) => PushResult::NoDecisionMaker,
+            Err(error) => PushResult::Failed(error.to_string()),
+        };
+        self.board.record_push(node, recorded, expected_root, stored.len());
+        result
+    }
+
+    async fn deliver(
+        &self,
+        node: &str,
+        stored: &[ScheduleIntent],
+        wire: &[Intent],
+    ) -> Result<PushOutcome, DeliveryError> {
         let dms = self.decision_makers_on(node).await?;
         if dms.is_empty() {
             return Ok(PushOutcome::NoDecisionMaker);
         }
-        let wire = merkle_ordered(&stored);
-        let results = futures::future::join_all(dms.iter().map(|dm| self.dms.push_intents(dm, &wire))).await;
+        let retry = self.settings.retry;
+        let results = futures::future::join_all(
+            dms.iter()
+                .map(|dm| with_retry(retry, || self.dms.push_intents(dm, wire))),
+        )
+        .await;
         let mut first_error = None;
         for (dm, result) in dms.iter().zip(results) {
             if let Err(error) = result {
@@ -137,16 +248,17 @@ impl NodePusher {
         })
     }
 
-    /// Pushes each node concurrently; failures are logged, never returned
-    /// (the reconciler retries them).
+    /// Pushes the nodes, `max_concurrent_pushes` at a time; failures are
+    /// logged, never returned (the reconciler retries them).
     pub async fn push_nodes(&self, nodes: BTreeSet<String>) {
-        let pushes = nodes.iter().filter(|n| !n.is_empty()).map(|node| async move {
-            match self.push_node(node).await {
-                Ok(outcome) => tracing::debug!(node, ?outcome, "node pushed"),
-                Err(error) => tracing::warn!(node, %error, "node push failed; the reconciler will retry"),
-            }
-        });
-        futures::future::join_all(pushes).await;
+        futures::stream::iter(nodes.iter().filter(|n| !n.is_empty()))
+            .for_each_concurrent(self.settings.max_concurrent_pushes.max(1), |node| async move {
+                match self.push_node(node).await {
+                    Ok(outcome) => tracing::debug!(node, ?outcome, "node pushed"),
+                    Err(error) => tracing::warn!(node, %error, "node push failed; the reconciler will retry"),
+                }
+            })
+            .await;
     }
 }
 
@@ -158,6 +270,16 @@ mod tests {
 
     use super::*;
     use crate::testutil::{dm, stored_intent};
+
+    fn pusher(repo: MockRepository, k8s: MockK8sAdapter, dms: MockDecisionMakerAdapter) -> NodePusher {
+        NodePusher::new(
+            Arc::new(repo),
+            Arc::new(k8s),
+            Arc::new(dms),
+            Arc::default(),
+            DeliverySettings::default(),
+        )
+    }
 
     #[test]
     fn merkle_order_matches_the_domain_root() {
@@ -205,7 +327,7 @@ mod tests {
             .withf(move |d, sent| d.pod_name == "dm-1" && sent == want.as_slice())
             .times(1)
             .returning(|_, _| Ok(()));
-        let pusher = NodePusher::new(Arc::new(repo), Arc::new(k8s), Arc::new(dms));
+        let pusher = pusher(repo, k8s, dms);
         assert_eq!(
             pusher.push_node("n1").await,
             Ok(PushOutcome::Delivered {
@@ -215,7 +337,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    // Paused time: the retries' backoff elapses at once.
+    #[tokio::test(start_paused = true)]
     async fn failed_push_leaves_state_and_no_dm_is_not_an_error() {
         let mut repo = MockRepository::new();
         repo.expect_list_intents_by_node()
@@ -229,14 +352,15 @@ mod tests {
             ])
         });
         let mut dms = MockDecisionMakerAdapter::new();
-        dms.expect_push_intents().times(2).returning(|d, _| {
+        // dm-2 fails every attempt (3), dm-1 accepts the first.
+        dms.expect_push_intents().times(4).returning(|d, _| {
             if d.pod_name == "dm-2" {
                 Err(DmClientError::Status(500))
             } else {
                 Ok(())
             }
         });
-        let pusher = NodePusher::new(Arc::new(repo), Arc::new(k8s), Arc::new(dms));
+        let pusher = pusher(repo, k8s, dms);
         assert_eq!(
             pusher.push_node("n1").await,
             Err(DeliveryError::DecisionMaker {
@@ -245,6 +369,119 @@ mod tests {
             })
         );
         assert_eq!(pusher.push_node("other").await, Ok(PushOutcome::NoDecisionMaker));
+        let status = pusher.board.get("n1");
+        assert_eq!(
+            status.last_push,
+            Some(PushResult::Failed(
+                "decision maker dm-2 rejected the push: decision maker returned non-OK status 500".into()
+            ))
+        );
+        assert_eq!(status.intents, Some(1));
+        assert_eq!(pusher.board.get("other").last_push, Some(PushResult::NoDecisionMaker));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_with_backoff_and_4xx_is_not() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let mut repo = MockRepository::new();
+        repo.expect_list_intents_by_node()
+            .returning(|node| Ok(vec![stored_intent("p", node, &[])]));
+        repo.expect_set_intent_state().times(1).returning(|_, _| Ok(()));
+        let mut k8s = MockK8sAdapter::new();
+        k8s.expect_list_decision_makers().returning(|| {
+            Ok(vec![
+                dm("flaky", "dm-flaky", DmState::Online),
+                dm("refuses", "dm-refuses", DmState::Online),
+            ])
+        });
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = calls.clone();
+        let mut dms = MockDecisionMakerAdapter::new();
+        dms.expect_push_intents().returning(move |d, _| {
+            if d.pod_name == "dm-refuses" {
+                return Err(DmClientError::Status(422));
+            }
+            match seen.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(DmClientError::Unreachable("connection refused".into())),
+                1 => Err(DmClientError::Status(503)),
+                _ => Ok(()),
+            }
+        });
+        let pusher = pusher(repo, k8s, dms);
+        let started = tokio::time::Instant::now();
+        assert!(matches!(
+            pusher.push_node("flaky").await,
+            Ok(PushOutcome::Delivered { .. })
+        ));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // Two backoffs: ~200 ms and ~400 ms, each within ±50 %.
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_millis(900),
+            "{waited:?}"
+        );
+        assert_eq!(pusher.board.get("flaky").last_push, Some(PushResult::Delivered));
+        assert!(pusher.push_node("refuses").await.is_err());
+    }
+
+    /// A DM client whose pushes take a while, counting how many overlap
+    /// (a mock answers synchronously, so nothing would ever overlap).
+    #[derive(Default)]
+    struct SlowDms {
+        active: std::sync::atomic::AtomicUsize,
+        max_seen: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl DecisionMakerAdapter for SlowDms {
+        async fn push_intents(&self, _: &DecisionMakerEndpoint, _: &[Intent]) -> Result<(), DmClientError> {
+            use std::sync::atomic::Ordering;
+            let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_seen.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        }
+        async fn delete_intents(
+            &self,
+            _: &DecisionMakerEndpoint,
+            _: &gthulhu_domain::DeleteIntents,
+        ) -> Result<(), DmClientError> {
+            unreachable!("never deletes")
+        }
+        async fn merkle_root(&self, _: &DecisionMakerEndpoint) -> Result<String, DmClientError> {
+            unreachable!("never asked")
+        }
+        async fn pods_pids(&self, _: &DecisionMakerEndpoint) -> Result<serde_json::Value, DmClientError> {
+            unreachable!("never asked")
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fan_out_across_nodes_is_bounded() {
+        use std::sync::atomic::Ordering;
+        let mut repo = MockRepository::new();
+        repo.expect_list_intents_by_node().returning(|_| Ok(vec![]));
+        let mut k8s = MockK8sAdapter::new();
+        k8s.expect_list_decision_makers().returning(|| {
+            Ok((0..6)
+                .map(|i| dm(&format!("n{i}"), &format!("dm-{i}"), DmState::Online))
+                .collect())
+        });
+        let dms = Arc::new(SlowDms::default());
+        let settings = DeliverySettings {
+            max_concurrent_pushes: 2,
+            ..DeliverySettings::default()
+        };
+        let pusher = NodePusher::new(Arc::new(repo), Arc::new(k8s), dms.clone(), Arc::default(), settings);
+        pusher.push_nodes((0..6).map(|i| format!("n{i}")).collect()).await;
+        assert_eq!(dms.max_seen.load(Ordering::SeqCst), 2);
+        for i in 0..6 {
+            assert_eq!(
+                pusher.board.get(&format!("n{i}")).last_push,
+                Some(PushResult::Delivered)
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -267,7 +504,7 @@ mod tests {
             a.fetch_sub(1, Ordering::SeqCst);
             Ok(())
         });
-        let pusher = Arc::new(NodePusher::new(Arc::new(repo), Arc::new(k8s), Arc::new(dms)));
+        let pusher = Arc::new(pusher(repo, k8s, dms));
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let p = pusher.clone();

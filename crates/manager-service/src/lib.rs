@@ -1,7 +1,8 @@
 //! The Manager's use cases (spec: manager.md): login and the auth
 //! middleware's checks, users, roles, strategies and their intents, the
 //! audit log, delivery of each node's full intent set to its Decision
-//! Makers, the startup migrations and the admin bootstrap.
+//! Makers, the reconciler that keeps them converged, the nodes API, the
+//! startup migrations and the admin bootstrap.
 //!
 //! Everything here depends only on the domain's ports (`Repository`,
 //! `K8sAdapter`, `DecisionMakerAdapter`); the REST layer calls the domain's
@@ -15,8 +16,11 @@ mod intents;
 mod jwt;
 mod migrations;
 mod no_cluster;
+mod node_status;
+mod nodes;
 mod passwords;
 mod rate_limit;
+mod reconciler;
 mod roles;
 mod scope;
 mod strategies;
@@ -31,10 +35,12 @@ use std::sync::Arc;
 use gthulhu_domain::manager::{DecisionMakerAdapter, K8sAdapter, Repository};
 
 pub use bootstrap::{BootstrapOutcome, DEFAULT_ADMIN_PASSWORD, bootstrap_admin};
-pub use delivery::{DeliveryError, NodePusher, PushOutcome, merkle_ordered};
+pub use delivery::{DeliveryError, DeliverySettings, NodePusher, PushOutcome, RetryPolicy, merkle_ordered};
 pub use jwt::{JwtKeyError, JwtKeys};
 pub use migrations::run_migrations;
 pub use no_cluster::NoCluster;
+pub use node_status::NodeStatusBoard;
+pub use reconciler::{PassOutcome, PassReport, Reconciler, ReconcilerSettings, SkipReason};
 pub use strategies::{intent_for_pod, is_schedulable};
 
 /// Tunables of the services (config keys of manager.md 15).
@@ -47,6 +53,8 @@ pub struct ServiceSettings {
     pub login_rate_per_min: u32,
     /// bcrypt cost for new hashes (4..=31).
     pub bcrypt_cost: u32,
+    /// Nodes pushed at once (`reconciler.max_concurrent_pushes`).
+    pub max_concurrent_pushes: usize,
 }
 
 impl Default for ServiceSettings {
@@ -55,6 +63,7 @@ impl Default for ServiceSettings {
             token_ttl_s: 3 * 3600,
             login_rate_per_min: 10,
             bcrypt_cost: 12,
+            max_concurrent_pushes: DeliverySettings::default().max_concurrent_pushes,
         }
     }
 }
@@ -70,15 +79,17 @@ pub struct ServiceDeps {
 
 /// Implements every Manager service trait of the domain (`AuthService`,
 /// `UserService`, `RoleService`, `StrategyService`,
-/// `ScheduleIntentService`, `AuditService`).
+/// `ScheduleIntentService`, `AuditService`, `NodeService`).
 pub struct ManagerServices {
     repo: Arc<dyn Repository>,
     k8s: Arc<dyn K8sAdapter>,
+    dms: Arc<dyn DecisionMakerAdapter>,
     jwt: JwtKeys,
     settings: ServiceSettings,
     login_limiter: rate_limit::LoginLimiter,
     passwords: passwords::Passwords,
     pusher: Arc<NodePusher>,
+    board: Arc<NodeStatusBoard>,
 }
 
 impl ManagerServices {
@@ -102,21 +113,42 @@ impl ManagerServices {
             );
             settings.token_ttl_s = ServiceSettings::default().token_ttl_s;
         }
-        let pusher = Arc::new(NodePusher::new(deps.repo.clone(), deps.k8s.clone(), deps.dms));
+        let board = Arc::new(NodeStatusBoard::default());
+        let delivery = DeliverySettings {
+            max_concurrent_pushes: settings.max_concurrent_pushes,
+            ..DeliverySettings::default()
+        };
+        let pusher = Arc::new(NodePusher::new(
+            deps.repo.clone(),
+            deps.k8s.clone(),
+            deps.dms.clone(),
+            board.clone(),
+            delivery,
+        ));
         Arc::new(Self {
             repo: deps.repo,
             k8s: deps.k8s,
+            dms: deps.dms,
             jwt: deps.jwt,
             login_limiter: rate_limit::LoginLimiter::new(settings.login_rate_per_min),
             passwords: passwords::Passwords::new(settings.bcrypt_cost),
             settings,
             pusher,
+            board,
         })
     }
 
-    /// The node pusher the services use, shared with the reconciler so that
-    /// pushes to one node stay serialised whoever triggers them.
-    pub fn delivery(&self) -> Arc<NodePusher> {
-        self.pusher.clone()
+    /// The reconciler over the same ports, node pusher and status board as
+    /// the services, so that pushes to one node stay serialised whoever
+    /// triggers them.
+    pub fn reconciler(&self, settings: ReconcilerSettings) -> Arc<Reconciler> {
+        Arc::new(Reconciler::new(
+            self.repo.clone(),
+            self.k8s.clone(),
+            self.dms.clone(),
+            self.pusher.clone(),
+            self.board.clone(),
+            settings,
+        ))
     }
 }

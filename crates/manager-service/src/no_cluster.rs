@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use gthulhu_domain::Selector;
-use gthulhu_domain::manager::{ClusterStatus, DecisionMakerEndpoint, K8sAdapter, K8sError, NodeInfo, PodInfo};
+use gthulhu_domain::manager::{
+    ClusterStatus, DecisionMakerEndpoint, K8sAdapter, K8sError, NodeInfo, PodEvent, PodInfo,
+};
+use tokio::sync::broadcast;
 
 const NOT_CONFIGURED: &str = "no cluster configured";
 
@@ -31,6 +34,12 @@ impl K8sAdapter for NoCluster {
 
     fn status(&self) -> ClusterStatus {
         ClusterStatus::NotConfigured(NOT_CONFIGURED.into())
+    }
+
+    /// No cache, so no events: the sender is dropped at once and receivers
+    /// see a closed channel.
+    fn pod_events(&self) -> broadcast::Receiver<PodEvent> {
+        broadcast::channel(1).1
     }
 }
 

@@ -327,7 +327,8 @@ mod tests {
         assert!(world.lock().unwrap().strategies.is_empty());
     }
 
-    #[tokio::test]
+    // Paused time: the push retries' backoff elapses at once.
+    #[tokio::test(start_paused = true)]
     async fn failed_push_does_not_fail_the_request() {
         let world = SharedWorld::default();
         let svc = services_full(
@@ -341,7 +342,7 @@ mod tests {
             .unwrap();
         assert_eq!(applied.matched_pods, 1);
         let w = world.lock().unwrap();
-        assert_eq!(w.pushes.len(), 1);
+        assert_eq!(w.pushes.len(), 3, "every attempt failed");
         assert_eq!(w.intents[0].state, IntentState::Initialized);
     }
 

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use gthulhu_domain::Intent;
 use gthulhu_domain::manager::{
     Caller, DecisionMakerEndpoint, DmClientError, DmState, IntentState, K8sError, MockDecisionMakerAdapter,
     MockK8sAdapter, MockRepository, ObjectId, PodInfo, RepoError, Role, RolePolicy, ScheduleIntent, ScheduleStrategy,
     User, UserStatus,
 };
+use gthulhu_domain::{Intent, merkle};
 
 use crate::{JwtKeys, ManagerServices, ServiceDeps, ServiceSettings, passwords};
 
@@ -257,6 +257,24 @@ pub fn world_repo(world: &SharedWorld) -> MockRepository {
             .collect())
     });
     let w = world.clone();
+    repo.expect_list_intents()
+        .returning(move || Ok(w.lock().unwrap().intents.clone()));
+    let w = world.clone();
+    repo.expect_insert_intents().returning(move |intents| {
+        w.lock().unwrap().intents.extend_from_slice(intents);
+        Ok(())
+    });
+    let w = world.clone();
+    repo.expect_update_intents().returning(move |intents| {
+        for stored in w.lock().unwrap().intents.iter_mut() {
+            if let Some(new) = intents.iter().find(|i| i.id == stored.id) {
+                *stored = new.clone();
+            }
+        }
+        Ok(())
+    });
+    repo.expect_ping().returning(|| Ok(()));
+    let w = world.clone();
     repo.expect_delete_intents().returning(move |ids| {
         w.lock().unwrap().intents.retain(|i| !ids.contains(&i.id));
         Ok(())
@@ -274,9 +292,17 @@ pub fn world_repo(world: &SharedWorld) -> MockRepository {
 /// A cluster mock that filters `pods` by namespaces and selectors, as the
 /// pod cache does, with one Online DM per name in `dm_nodes`.
 pub fn cluster(pods: Vec<PodInfo>, dm_nodes: &[&str]) -> MockK8sAdapter {
+    live_cluster(&Arc::new(Mutex::new(pods)), dm_nodes)
+}
+
+/// `cluster`, over pods a test may change between calls.
+pub fn live_cluster(pods: &Arc<Mutex<Vec<PodInfo>>>, dm_nodes: &[&str]) -> MockK8sAdapter {
     let mut k8s = MockK8sAdapter::new();
+    let pods = pods.clone();
     k8s.expect_query_pods().returning(move |namespaces, selectors| {
         Ok(pods
+            .lock()
+            .unwrap()
             .iter()
             .filter(|p| namespaces.is_empty() || namespaces.contains(&p.namespace))
             .filter(|p| {
@@ -305,7 +331,8 @@ pub fn cluster_down() -> MockK8sAdapter {
 }
 
 /// A DM client mock recording pushes in `world`; DMs named in `failing`
-/// answer 500.
+/// answer 500. A DM's Merkle root is the root of the last set pushed to it
+/// (the empty root before any), as a real DM's.
 pub fn dm_client(world: &SharedWorld, failing: &[&str]) -> MockDecisionMakerAdapter {
     let mut dms = MockDecisionMakerAdapter::new();
     let w = world.clone();
@@ -317,6 +344,12 @@ pub fn dm_client(world: &SharedWorld, failing: &[&str]) -> MockDecisionMakerAdap
         } else {
             Ok(())
         }
+    });
+    let w = world.clone();
+    dms.expect_merkle_root().returning(move |dm| {
+        let w = w.lock().unwrap();
+        let held = w.pushes.iter().rev().find(|(pod, _)| *pod == dm.pod_name);
+        Ok(merkle::root(held.map(|(_, set)| set.as_slice()).unwrap_or_default()))
     });
     dms
 }

@@ -14,6 +14,21 @@ pub struct PodInfo {
     pub phase: String,
 }
 
+/// One change in the Manager's pod cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodEvent {
+    /// Added or changed (labels, node, phase, ...); `previous` is what the
+    /// cache held before, `None` for a new pod.
+    Applied {
+        previous: Option<PodInfo>,
+        current: PodInfo,
+    },
+    Deleted(PodInfo),
+    /// The cache was rebuilt (first sync, relist after 410, reconnect):
+    /// every strategy must be recomputed.
+    Resynced,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DmState {
     Online,

@@ -15,7 +15,7 @@ pub use audit::{AuditEntry, AuditQuery};
 pub use error::{K8sError, RepoError, ServiceError};
 pub use id::ObjectId;
 pub use identity::{PERMISSIONS, Permission, Role, RolePolicy, User, UserStatus};
-pub use k8s::{ClusterStatus, DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodInfo};
+pub use k8s::{ClusterStatus, DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodEvent, PodInfo};
 pub use ports::*;
 pub use services::*;
 pub use strategy::{IntentState, ScheduleIntent, ScheduleStrategy, StrategySpec};

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{
     AuditEntry, AuditQuery, ClusterStatus, DecisionMakerEndpoint, IntentState, K8sError, NodeInfo, ObjectId,
-    Permission, PodInfo, RepoError, Role, ScheduleIntent, ScheduleStrategy, User,
+    Permission, PodEvent, PodInfo, RepoError, Role, ScheduleIntent, ScheduleStrategy, User,
 };
 use crate::{DeleteIntents, Intent, Selector};
 
@@ -88,6 +88,9 @@ pub trait K8sAdapter: Send + Sync {
     /// Live from the API, sorted by name.
     async fn list_nodes(&self) -> Result<Vec<NodeInfo>, K8sError>;
     fn status(&self) -> ClusterStatus;
+    /// Pod changes in the cache, for the event-driven intent pipeline. A
+    /// receiver that lags, or a `Resynced` event, means "recompute all".
+    fn pod_events(&self) -> tokio::sync::broadcast::Receiver<PodEvent>;
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AuditEntry, AuditQuery, ObjectId, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy, ServiceError,
-    StrategySpec, User,
+    AuditEntry, AuditQuery, NodeInfo, ObjectId, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy,
+    ServiceError, StrategySpec, User,
 };
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -105,4 +105,59 @@ pub trait AuditService: Send + Sync {
     /// Best-effort: failures are logged, never returned.
     async fn record(&self, entry: AuditEntry);
     async fn query(&self, caller: &Caller, query: AuditQuery) -> ServiceResult<Vec<AuditEntry>>;
+}
+
+/// How the last push of a node's intent set ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushResult {
+    /// Every Online DM on the node accepted the set.
+    Delivered,
+    /// No Online DM on the node; nothing was sent.
+    NoDecisionMaker,
+    /// A DM refused or could not be reached (after retries); the reconciler retries.
+    Failed(String),
+}
+
+/// What the Manager knows about applying intents to one node (additive to
+/// manager.md 10.1). `None` until the event happened at least once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeApplyStatus {
+    /// Milliseconds since the Unix epoch.
+    pub last_push_ms: Option<i64>,
+    pub last_push: Option<PushResult>,
+    /// Root of the node's stored intents, at the last push or reconcile check.
+    pub expected_root: Option<String>,
+    /// Root a DM on the node reported at the last reconcile check.
+    pub observed_root: Option<String>,
+    /// Stored intents of the node, at the last push or reconcile check.
+    pub intents: Option<usize>,
+}
+
+/// A cluster node with its apply status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeOverview {
+    pub node: NodeInfo,
+    pub apply: NodeApplyStatus,
+}
+
+/// A node's pod → process map, as its DM reported it (manager.md 10.2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodePodsPids {
+    /// The DM's `data.pods` items, as received, minus pods outside the caller's scope.
+    pub pods: Vec<serde_json::Value>,
+    pub timestamp: String,
+    pub node_name: String,
+    /// The DM's value, else the requested node.
+    pub node_id: String,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait NodeService: Send + Sync {
+    /// Live from the Kubernetes API, sorted by name; `Unavailable`
+    /// (`kubernetes API unavailable`) when it cannot be read.
+    async fn list_nodes(&self, caller: &Caller) -> ServiceResult<Vec<NodeOverview>>;
+    /// Proxies the node's DM: `NotFound` without a DM pod on the node,
+    /// `Unavailable` when none is Online or every call failed.
+    async fn node_pods_pids(&self, caller: &Caller, node_id: &str) -> ServiceResult<NodePodsPids>;
 }

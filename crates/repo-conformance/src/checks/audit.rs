@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gthulhu_domain::manager::{AuditEntry, AuditQuery, ObjectId, RepoError, Repository};
+use gthulhu_domain::manager::{AuditEntry, AuditQuery, ObjectId, Repository};
 
 use crate::fixtures::{T0, audit};
 

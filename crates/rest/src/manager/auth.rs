@@ -52,6 +52,7 @@ route_keys! {
     IntentRead => "schedule_intent.read",
     IntentDelete => "schedule_intent.delete",
     AuditLogRead => "audit_log.read",
+    PodPidRead => "pod_pid_mapping.read",
 }
 
 /// The `/users/self` routes: any valid token.

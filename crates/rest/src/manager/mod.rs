@@ -1,4 +1,4 @@
-//! The Manager's HTTP API (spec: manager.md 1, 2, 4-8, 13, 14.6).
+//! The Manager's HTTP API (spec: manager.md 1, 2, 4-8, 10, 13, 14.6).
 
 mod audit;
 mod auth;
@@ -16,7 +16,8 @@ mod tests;
 use std::sync::Arc;
 
 use gthulhu_domain::manager::{
-    AuditService, AuthService, K8sAdapter, Repository, RoleService, ScheduleIntentService, StrategyService, UserService,
+    AuditService, AuthService, K8sAdapter, NodeService, Repository, RoleService, ScheduleIntentService,
+    StrategyService, UserService,
 };
 use prometheus_client::registry::Registry;
 
@@ -33,6 +34,7 @@ pub struct ManagerApi {
     pub roles: Arc<dyn RoleService>,
     pub strategies: Arc<dyn StrategyService>,
     pub intents: Arc<dyn ScheduleIntentService>,
+    pub nodes: Arc<dyn NodeService>,
     pub audit: Arc<dyn AuditService>,
     pub repo: Arc<dyn Repository>,
     pub k8s: Arc<dyn K8sAdapter>,
@@ -51,12 +53,19 @@ pub struct ManagerSettings {
 
 /// One value implementing every service trait (the production services).
 pub trait ManagerServiceSet:
-    AuthService + UserService + RoleService + StrategyService + ScheduleIntentService + AuditService + 'static
+    AuthService + UserService + RoleService + StrategyService + ScheduleIntentService + NodeService + AuditService + 'static
 {
 }
 
 impl<T> ManagerServiceSet for T where
-    T: AuthService + UserService + RoleService + StrategyService + ScheduleIntentService + AuditService + 'static
+    T: AuthService
+        + UserService
+        + RoleService
+        + StrategyService
+        + ScheduleIntentService
+        + NodeService
+        + AuditService
+        + 'static
 {
 }
 
@@ -76,6 +85,7 @@ impl ManagerApi {
             roles: services.clone(),
             strategies: services.clone(),
             intents: services.clone(),
+            nodes: services.clone(),
             audit: services,
             repo,
             k8s,

@@ -4,11 +4,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::handlers::{audit_logs, intents, login, roles, strategies, system, users};
+use super::handlers::{audit_logs, intents, login, nodes, roles, strategies, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Gthulhu Manager API", description = "Users, roles, scheduling strategies and intents (spec: manager.md)."),
+    info(title = "Gthulhu Manager API", description = "Users, roles, scheduling strategies, intents and nodes (spec: manager.md)."),
     paths(
         system::health, system::version, system::ready, system::prometheus, system::swagger_redirect,
         login::login,
@@ -17,6 +17,7 @@ use super::handlers::{audit_logs, intents, login, roles, strategies, system, use
         roles::create, roles::update, roles::delete, roles::list, roles::permissions,
         strategies::create, strategies::update, strategies::delete, strategies::list_own, strategies::list_all,
         intents::list_own, intents::delete,
+        nodes::list, nodes::pods_pids,
         audit_logs::query,
     ),
     components(schemas(dto::ErrorBody, dto::Done, dto::Empty)),
@@ -25,7 +26,8 @@ use super::handlers::{audit_logs, intents, login, roles, strategies, system, use
         (name = "system", description = "Health, readiness, version, metrics"),
         (name = "auth", description = "Login"),
         (name = "users"), (name = "roles", description = "Roles and permissions"),
-        (name = "strategies"), (name = "intents"), (name = "audit", description = "The audit log"),
+        (name = "strategies"), (name = "intents"),
+        (name = "nodes", description = "Cluster nodes and their Decision Makers' pod → process maps"), (name = "audit", description = "The audit log"),
     )
 )]
 pub struct ApiDoc;

@@ -5,9 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use gthulhu_domain::manager::{
-    AuditEntry, Caller, ClusterStatus, MockAuditService, MockAuthService, MockK8sAdapter, MockRepository,
-    MockRoleService, MockScheduleIntentService, MockStrategyService, MockUserService, ObjectId, RepoError, RoleChange,
-    ServiceError, StrategyApplied, User, UserStatus,
+    AuditEntry, Caller, ClusterStatus, MockAuditService, MockAuthService, MockK8sAdapter, MockNodeService,
+    MockRepository, MockRoleService, MockScheduleIntentService, MockStrategyService, MockUserService, NodeApplyStatus,
+    NodeInfo, NodeOverview, NodePodsPids, NodeStatus, ObjectId, PushResult, RepoError, RoleChange, ServiceError,
+    StrategyApplied, User, UserStatus,
 };
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
@@ -39,6 +40,7 @@ struct Mocks {
     roles: MockRoleService,
     strategies: MockStrategyService,
     intents: MockScheduleIntentService,
+    nodes: MockNodeService,
     repo: MockRepository,
     k8s: MockK8sAdapter,
 }
@@ -74,6 +76,7 @@ impl Mocks {
             roles: Arc::new(self.roles),
             strategies: Arc::new(self.strategies),
             intents: Arc::new(self.intents),
+            nodes: Arc::new(self.nodes),
             audit: Arc::new(audit_service),
             repo: Arc::new(self.repo),
             k8s: Arc::new(self.k8s),
@@ -409,4 +412,80 @@ async fn metrics_count_requests_by_route_pattern() {
         text.contains(r#"gthulhu_http_requests_total{route="/health",method="GET",status="200"} 1"#),
         "{text}"
     );
+}
+
+#[actix_web::test]
+async fn nodes_routes_serialise_status_and_pass_the_dm_answer_through() {
+    let mut mocks = Mocks::default();
+    mocks.auth.expect_authorize().returning(|_, key| {
+        assert_eq!(key, "pod_pid_mapping.read");
+        Ok(caller())
+    });
+    mocks.nodes.expect_list_nodes().returning(|_| {
+        Ok(vec![
+            NodeOverview {
+                node: NodeInfo {
+                    name: "kind-control-plane".into(),
+                    status: NodeStatus::Ready,
+                },
+                apply: NodeApplyStatus {
+                    last_push_ms: Some(1_773_129_600_000),
+                    last_push: Some(PushResult::Failed("decision maker dm-0 rejected the push".into())),
+                    expected_root: Some("ab".into()),
+                    observed_root: Some("cd".into()),
+                    intents: Some(2),
+                },
+            },
+            NodeOverview {
+                node: NodeInfo {
+                    name: "kind-worker".into(),
+                    status: NodeStatus::NotReady,
+                },
+                apply: NodeApplyStatus::default(),
+            },
+        ])
+    });
+    mocks.nodes.expect_node_pods_pids().returning(|_, node| match node {
+        "kind-worker" => Ok(NodePodsPids {
+            pods: vec![json!({"pod_uid": "u1", "processes": [{"pid": 7, "command": "sleep", "ppid": 1}]})],
+            timestamp: "2026-03-10T08:00:00Z".into(),
+            node_name: "kind-worker".into(),
+            node_id: "kind-worker".into(),
+        }),
+        "gone" => Err(ServiceError::NotFound("no decision maker found on node gone".into())),
+        _ => Err(ServiceError::Unavailable(format!(
+            "decision maker on node {node} is unavailable"
+        ))),
+    });
+    let app = mocks.spawn();
+    let (s, body) = app.send(reqwest::Method::GET, "/api/v1/nodes", None).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body["data"]["nodes"],
+        json!([
+            {"name": "kind-control-plane", "status": "Ready", "lastPushTime": "2026-03-10T08:00:00Z",
+             "lastPushResult": "failed", "lastPushError": "decision maker dm-0 rejected the push",
+             "expectedRoot": "ab", "observedRoot": "cd", "intents": 2},
+            {"name": "kind-worker", "status": "NotReady", "lastPushTime": null, "lastPushResult": null,
+             "lastPushError": null, "expectedRoot": null, "observedRoot": null, "intents": null},
+        ])
+    );
+    let (s, body) = app
+        .send(reqwest::Method::GET, "/api/v1/nodes/kind-worker/pods/pids", None)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"pods": [{"pod_uid": "u1", "processes": [{"pid": 7, "command": "sleep", "ppid": 1}]}],
+               "timestamp": "2026-03-10T08:00:00Z", "node_name": "kind-worker", "node_id": "kind-worker"})
+    );
+    for (node, status, message) in [
+        ("gone", 404, "no decision maker found on node gone"),
+        ("down", 503, "decision maker on node down is unavailable"),
+    ] {
+        let (s, body) = app
+            .send(reqwest::Method::GET, &format!("/api/v1/nodes/{node}/pods/pids"), None)
+            .await;
+        assert_eq!((s, body), (status, json!({"success": false, "error": message})));
+    }
 }

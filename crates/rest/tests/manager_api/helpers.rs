@@ -71,6 +71,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
             token_ttl_s: 3 * 3600,
             login_rate_per_min: options.login_rate_per_min,
             bcrypt_cost: 4,
+            ..ServiceSettings::default()
         },
     });
     let mut registry = Registry::default();

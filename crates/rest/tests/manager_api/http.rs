@@ -343,6 +343,8 @@ async fn swagger_ui_is_served_offline_and_openapi_lists_every_route() {
         "GET /api/v1/strategies/self",
         "GET /api/v1/intents/self",
         "DELETE /api/v1/intents",
+        "GET /api/v1/nodes",
+        "GET /api/v1/nodes/{nodeID}/pods/pids",
         "GET /api/v1/audit-logs",
     ]
     .into_iter()

@@ -5,4 +5,6 @@ mod conformance;
 mod flow;
 mod helpers;
 mod http;
+mod nodes;
 mod rbac;
+mod reconcile;

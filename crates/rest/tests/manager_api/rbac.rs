@@ -194,7 +194,7 @@ fn body(w: &World, route: &str, p: P) -> Option<Value> {
     })
 }
 
-const ROUTES: [(&str, Expect); 24] = [
+const ROUTES: [(&str, Expect); 26] = [
     ("GET /health", |p| public(p, 200)),
     ("GET /version", |p| public(p, 200)),
     // No cluster is configured in tests.
@@ -220,6 +220,9 @@ const ROUTES: [(&str, Expect); 24] = [
     ("GET /api/v1/intents/self", |p| scoped(p, 200, None, 200)),
     // No intent exists without a cluster: an unknown id is 404.
     ("DELETE /api/v1/intents", |p| scoped(p, 404, None, 404)),
+    // No cluster: nodes cannot be listed, and no node has a DM.
+    ("GET /api/v1/nodes", |p| admin_only(p, 503)),
+    ("GET /api/v1/nodes/kind-worker/pods/pids", |p| admin_only(p, 404)),
     ("GET /api/v1/audit-logs", |p| admin_only(p, 200)),
 ];
 

@@ -3,6 +3,7 @@
 pub(crate) mod audit_logs;
 pub(crate) mod intents;
 pub(crate) mod login;
+pub(crate) mod nodes;
 pub(crate) mod roles;
 pub(crate) mod strategies;
 pub(crate) mod system;
@@ -81,5 +82,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/strategies/self").route(web::get().to(strategies::list_own)))
         .service(resource("/api/v1/intents/self").route(web::get().to(intents::list_own)))
         .service(resource("/api/v1/intents").route(web::delete().to(intents::delete)))
+        .service(resource("/api/v1/nodes").route(web::get().to(nodes::list)))
+        .service(resource("/api/v1/nodes/{nodeID}/pods/pids").route(web::get().to(nodes::pods_pids)))
         .service(resource("/api/v1/audit-logs").route(web::get().to(audit_logs::query)));
 }
