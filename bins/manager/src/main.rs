@@ -23,7 +23,6 @@ use gthulhu_store_mongo::MongoSettings;
 use prometheus_client::registry::Registry;
 use rsa::RsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
-use tokio::sync::watch;
 
 use storage::{Admin, Backend, DeferredRepository};
 
@@ -102,9 +101,8 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
 
     let storage_task = actix_web::rt::spawn(async move { repo.connect(backend, admin).await });
     // The reconciler skips its work until storage is connected and the pod
-    // cache has synced. Every replica leads until Lease election
-    // (`leader_election.enable`) drives this flag.
-    let (_leader, is_leader) = watch::channel(true);
+    // cache has synced, and runs only while this replica leads.
+    let is_leader = cluster::leadership(&config.k8s, &config.leader_election).await;
     let reconciler_task = actix_web::rt::spawn(reconciler.run(is_leader));
     let result = server.server.await;
     reconciler_task.abort();

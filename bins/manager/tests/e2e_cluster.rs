@@ -354,6 +354,11 @@ impl Manager {
             .env("NO_COLOR", "1")
             .env("MANAGER_STORAGE_REDB_PATH", dir.join("manager.redb"))
             .env("MANAGER_K8S_KUBE_CONFIG_PATH", kubeconfig)
+            // The pipeline runs only while this replica holds the Lease, so
+            // the DM-restart step below also proves the election works.
+            .env("MANAGER_LEADER_ELECTION_ENABLE", "true")
+            .env("MANAGER_LEADER_ELECTION_NAMESPACE", "gthulhu")
+            .env("POD_NAME", "manager-e2e")
             .env("MANAGER_RECONCILER_INITIAL_DELAY_S", "1")
             .env(
                 "MANAGER_RECONCILER_INTERVAL_S",
