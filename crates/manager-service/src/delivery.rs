@@ -177,25 +177,46 @@ impl NodePusher {
         locks.entry(node.to_string()).or_default().clone()
     }
 
-    /// The Online DMs on `node` that can be called.
-    async fn decision_makers_on(&self, node: &str) -> Result<Vec<DecisionMakerEndpoint>, DeliveryError> {
+    /// Every callable (Online) DM, by node. One listing serves a whole
+    /// batch of pushes: listing per node would be quadratic at thousands of
+    /// nodes.
+    async fn decision_makers(&self) -> Result<HashMap<String, Vec<DecisionMakerEndpoint>>, DeliveryError> {
         let all = match self.k8s.list_decision_makers().await {
             Ok(all) => all,
             Err(K8sError::NotConfigured(_)) => vec![],
             Err(e) => return Err(e.into()),
         };
-        Ok(callable(all).filter(|dm| dm.node_name == node).collect())
+        let mut by_node: HashMap<String, Vec<DecisionMakerEndpoint>> = HashMap::new();
+        for dm in callable(all) {
+            by_node.entry(dm.node_name.clone()).or_default().push(dm);
+        }
+        Ok(by_node)
     }
 
     /// Pushes `node`'s full intent set to its DMs, and records the outcome
     /// on the status board.
     pub async fn push_node(&self, node: &str) -> Result<PushOutcome, DeliveryError> {
+        let dms = self.decision_makers().await;
+        let on_node = dms
+            .as_ref()
+            .map(|by_node| by_node.get(node).map(Vec::as_slice).unwrap_or_default());
+        self.push_node_to(node, on_node).await
+    }
+
+    async fn push_node_to(
+        &self,
+        node: &str,
+        dms: Result<&[DecisionMakerEndpoint], &DeliveryError>,
+    ) -> Result<PushOutcome, DeliveryError> {
         let lock = self.node_lock(node);
         let _serialised = lock.lock().await;
         let stored = self.repo.list_intents_by_node(node).await?;
         let wire = merkle_ordered(&stored);
         let expected_root = merkle::root(&wire);
-        let result = self.deliver(node, &stored, &wire).await;
+        let result = match dms {
+            Ok(dms) => self.deliver(node, &stored, &wire, dms).await,
+            Err(error) => Err(error.clone()),
+        };
         let recorded = match &result {
             Ok(PushOutcome::Delivered { .. }) => PushResult::Delivered,
             Ok(PushOutcome::NoDecisionMaker) => PushResult::NoDecisionMaker,
@@ -210,8 +231,8 @@ impl NodePusher {
         node: &str,
         stored: &[ScheduleIntent],
         wire: &[Intent],
+        dms: &[DecisionMakerEndpoint],
     ) -> Result<PushOutcome, DeliveryError> {
-        let dms = self.decision_makers_on(node).await?;
         if dms.is_empty() {
             return Ok(PushOutcome::NoDecisionMaker);
         }
@@ -251,9 +272,14 @@ impl NodePusher {
     /// Pushes the nodes, `max_concurrent_pushes` at a time; failures are
     /// logged, never returned (the reconciler retries them).
     pub async fn push_nodes(&self, nodes: BTreeSet<String>) {
+        let dms = self.decision_makers().await;
+        let dms = &dms;
         futures::stream::iter(nodes.iter().filter(|n| !n.is_empty()))
             .for_each_concurrent(self.settings.max_concurrent_pushes.max(1), |node| async move {
-                match self.push_node(node).await {
+                let on_node = dms
+                    .as_ref()
+                    .map(|by_node| by_node.get(node).map(Vec::as_slice).unwrap_or_default());
+                match self.push_node_to(node, on_node).await {
                     Ok(outcome) => tracing::debug!(node, ?outcome, "node pushed"),
                     Err(error) => tracing::warn!(node, %error, "node push failed; the reconciler will retry"),
                 }

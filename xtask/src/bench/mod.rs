@@ -3,14 +3,15 @@
 mod dm;
 mod dm_server;
 mod interrupt;
+mod manager;
 mod report;
 mod stats;
 mod upstream_walk;
 mod workload;
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
+
+use crate::{target_dir, workspace_root};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -22,22 +23,13 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// Decision Maker: upstream's per-poll /proc scan against our index and poll answer.
     Dm(dm::DmArgs),
+    /// Manager: strategy resolution over 150,000 pods, the slim cache's memory, fan-out to thousands of DMs.
+    Manager(manager::ManagerArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Dm(args) => dm::run(args),
+        BenchTarget::Manager(args) => manager::run(args),
     }
-}
-
-/// The workspace root (xtask lives one level below it).
-fn workspace_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
-}
-
-/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
-fn target_dir() -> PathBuf {
-    // A relative CARGO_TARGET_DIR is taken from the workspace root; `join` keeps an absolute one.
-    workspace_root().join(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()))
 }
