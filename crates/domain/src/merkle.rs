@@ -33,7 +33,9 @@ pub fn leaf_serialization(intent: &Intent) -> String {
     )
 }
 
-fn sort_key(intent: &Intent) -> String {
+/// The order in which leaves are hashed; senders that must send intents in
+/// Merkle order sort by it too.
+pub fn sort_key(intent: &Intent) -> String {
     format!(
         "{}|{}|{}|{}|{}|{}|{}|{}",
         intent.pod_name,

@@ -107,31 +107,13 @@ impl Default for DeliverySettings {
     }
 }
 
-/// The Merkle sort key of `gthulhu_domain::merkle` (leaf fields joined with
-/// `|`, labels as sorted `k=v` strings): the DM hashes leaves in this order.
-fn merkle_sort_key(intent: &Intent) -> String {
-    let mut labels: Vec<String> = intent.pod_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    labels.sort_unstable();
-    format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}",
-        intent.pod_name,
-        intent.pod_id,
-        intent.node_id,
-        intent.k8s_namespace,
-        intent.command_regex,
-        intent.priority,
-        intent.execution_time,
-        labels.join(",")
-    )
-}
-
 /// The wire intents of `intents`, in Merkle order.
 pub fn merkle_ordered(intents: &[ScheduleIntent]) -> Vec<Intent> {
     let mut keyed: Vec<(String, Intent)> = intents
         .iter()
         .map(|i| {
             let dm = i.to_dm_intent();
-            (merkle_sort_key(&dm), dm)
+            (merkle::sort_key(&dm), dm)
         })
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
