@@ -1,99 +1,24 @@
 //! The real `gthulhu-manager` binary: starts with no configuration file,
 //! serves before storage is up, and stops gracefully on SIGTERM.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use common::{Manager, PRIVATE_KEY, free_port};
+use serde_json::Value;
 
-const PRIVATE_KEY: &str = include_str!("../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Manager {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Manager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Manager {
-    /// Starts the binary on a free loopback port in a fresh directory and
-    /// waits for `/health`.
-    async fn start(extra: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_gthulhu-manager"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("MANAGER_SERVER_HOST", format!("127.0.0.1:{port}"))
-            .env("MANAGER_CONFIG_DIR_PATH", "/nonexistent")
-            .env("MANAGER_KEY_RSA_PRIVATE_KEY_PEM", PRIVATE_KEY)
-            .envs(extra.iter().copied())
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start gthulhu-manager");
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/health")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "manager did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            child,
-            base,
-            http,
-            _dir: dir,
-        }
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn login(&self) -> (u16, Value) {
-        let body = json!({"username": "admin@example.com", "password": "your-password-here"});
-        let r = self
-            .http
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    /// Polls `/ready` until its storage check reads `state`.
-    async fn wait_storage(&self, state: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (_, body) = self.get("/ready").await;
-            if body["data"]["checks"]["storage"] == state {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "storage never became {state}: {body}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+/// Polls `/ready` until its storage check reads `state`.
+async fn wait_storage(m: &Manager, state: &str) -> Value {
+    m.wait_ready("/ready", |b| b["data"]["checks"]["storage"] == state)
+        .await
 }
 
 #[tokio::test]
 async fn default_redb_store_bootstraps_the_admin_and_sigterm_stops_gracefully() {
-    let mut m = Manager::start(&[]).await;
-    let body = m.wait_storage("ok").await;
+    let mut m = Manager::start(tempfile::tempdir().unwrap(), &[]).await;
+    let body = wait_storage(&m, "ok").await;
     assert_eq!(
         body["data"]["checks"]["kubernetes"],
         "not configured: no cluster configured"
@@ -101,10 +26,10 @@ async fn default_redb_store_bootstraps_the_admin_and_sigterm_stops_gracefully() 
     let (s, b) = m.login().await;
     assert_eq!(s, 200, "{b}");
     assert!(
-        m._dir.path().join("data/manager.redb").is_file(),
+        m.dir.path().join("data/manager.redb").is_file(),
         "the default redb path, relative to the cwd"
     );
-    let (s, b) = m.get("/api/v1/users").await;
+    let (s, b) = m.get("/api/v1/users", None).await;
     assert_eq!((s, b["error"].as_str()), (401, Some("Missing Authorization header")));
 
     let status = Command::new("kill")
@@ -128,10 +53,14 @@ async fn default_redb_store_bootstraps_the_admin_and_sigterm_stops_gracefully() 
 async fn serves_while_mongodb_is_unreachable() {
     // Nothing listens on this port: the Manager keeps retrying.
     let port = free_port().to_string();
-    let m = Manager::start(&[("MANAGER_MONGODB_HOST", "127.0.0.1"), ("MANAGER_MONGODB_PORT", &port)]).await;
-    let (s, b) = m.get("/health").await;
+    let m = Manager::start(
+        tempfile::tempdir().unwrap(),
+        &[("MANAGER_MONGODB_HOST", "127.0.0.1"), ("MANAGER_MONGODB_PORT", &port)],
+    )
+    .await;
+    let (s, b) = m.get("/health", None).await;
     assert_eq!((s, b["status"].as_str()), (200, Some("healthy")));
-    let body = m.wait_storage("unavailable").await;
+    let body = wait_storage(&m, "unavailable").await;
     assert_eq!(body["success"], false);
     let (s, b) = m.login().await;
     assert_eq!((s, b["error"].as_str()), (503, Some("storage unavailable")));

@@ -138,6 +138,11 @@ impl PodCache {
     /// restarts, probes) that matters to no strategy.
     pub fn apply(&self, pod: SlimPod) {
         let mut pods = self.write();
+        // Status churn leaves the projection unchanged: nothing to re-index,
+        // copy or announce.
+        if pods.by_uid.get(pod.info.uid.as_str()) == Some(&pod) {
+            return;
+        }
         let current = pod.info.clone();
         let previous = pods.insert(pod).map(|p| p.info);
         if previous.as_ref() != Some(&current) {

@@ -12,12 +12,12 @@ mod resolution;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::stats::{human, percentile};
 use super::target_dir;
 
 #[derive(Debug, Args)]
@@ -200,21 +200,4 @@ fn raise_fd_limit() {
 /// The soft open-files limit, `None` for unlimited.
 fn fd_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::Nofile).current
-}
-
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let index = (q * sorted.len() as f64).ceil() as usize;
-    sorted[index.clamp(1, sorted.len()) - 1]
-}
-
-fn human(d: Duration) -> String {
-    let micros = d.as_secs_f64() * 1e6;
-    if micros < 1_000.0 {
-        format!("{micros:.1} µs")
-    } else if micros < 1_000_000.0 {
-        format!("{:.2} ms", micros / 1e3)
-    } else {
-        format!("{:.2} s", micros / 1e6)
-    }
 }

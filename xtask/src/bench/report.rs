@@ -1,12 +1,11 @@
 //! The bench's result: printed as a table and written as JSON.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
 
-use super::stats::Summary;
+use super::stats::{Summary, human};
 
 #[derive(Serialize)]
 pub struct Report {
@@ -120,17 +119,6 @@ impl Report {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
         Ok(())
-    }
-}
-
-fn human(d: Duration) -> String {
-    let micros = d.as_secs_f64() * 1e6;
-    if micros < 1_000.0 {
-        format!("{micros:.1} µs")
-    } else if micros < 1_000_000.0 {
-        format!("{:.2} ms", micros / 1e3)
-    } else {
-        format!("{:.2} s", micros / 1e6)
     }
 }
 

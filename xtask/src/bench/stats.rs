@@ -24,14 +24,28 @@ fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 pub fn summarize(mut samples: Vec<Duration>) -> Summary {
     assert!(!samples.is_empty(), "no samples to summarize");
     samples.sort_unstable();
-    let rank = |q: f64| {
-        let index = (q * samples.len() as f64).ceil() as usize;
-        samples[index.clamp(1, samples.len()) - 1]
-    };
     Summary {
-        median: rank(0.5),
-        p95: rank(0.95),
+        median: percentile(&samples, 0.5),
+        p95: percentile(&samples, 0.95),
         samples: samples.len(),
+    }
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let index = (q * sorted.len() as f64).ceil() as usize;
+    sorted[index.clamp(1, sorted.len()) - 1]
+}
+
+/// A duration in the unit that reads best (µs, ms or s).
+pub fn human(d: Duration) -> String {
+    let micros = d.as_secs_f64() * 1e6;
+    if micros < 1_000.0 {
+        format!("{micros:.1} µs")
+    } else if micros < 1_000_000.0 {
+        format!("{:.2} ms", micros / 1e3)
+    } else {
+        format!("{:.2} s", micros / 1e6)
     }
 }
 
