@@ -15,7 +15,7 @@
 //! Nothing runs while the pod cache has not synced (a partial cache would
 //! delete the intents of pods it has not seen yet) or storage is down.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::delivery::{NodePusher, callable, merkle_ordered};
 use crate::node_status::NodeStatusBoard;
-use crate::strategies::{intent_for_pod, is_schedulable};
+use crate::strategies::{intent_for_pod, intent_pods, is_schedulable};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReconcilerSettings {
@@ -328,11 +328,7 @@ impl Reconciler {
                     continue;
                 }
             };
-            let mut seen = HashSet::new();
-            let selected: Vec<&PodInfo> = pods
-                .iter()
-                .filter(|p| is_schedulable(p) && seen.insert(p.uid.as_str()))
-                .collect();
+            let selected = intent_pods(&pods);
             let stored = self.repo.list_intents_by_strategy(&strategy.id).await?;
             self.persist(&refresh(&strategy, &selected, stored, now), report)
                 .await?;

@@ -30,6 +30,14 @@ pub fn is_schedulable(pod: &PodInfo) -> bool {
     !pod.node_name.is_empty() && pod.phase != "Succeeded" && pod.phase != "Failed"
 }
 
+/// The pods of a match that get an intent: schedulable ones, each UID once.
+pub fn intent_pods<'a>(pods: impl IntoIterator<Item = &'a PodInfo>) -> Vec<&'a PodInfo> {
+    let mut seen = HashSet::new();
+    pods.into_iter()
+        .filter(|pod| is_schedulable(pod) && seen.insert(pod.uid.as_str()))
+        .collect()
+}
+
 /// The intent of `strategy` for `pod` (manager.md 9 step 5), state
 /// Initialized, creator and updater from the strategy.
 pub fn intent_for_pod(strategy: &ScheduleStrategy, pod: &PodInfo, now_ms: i64) -> ScheduleIntent {
@@ -69,11 +77,7 @@ impl ManagerServices {
                 return Err(ServiceError::Unavailable("kubernetes API unavailable".into()));
             }
         };
-        let mut seen = HashSet::new();
-        Ok(pods
-            .into_iter()
-            .filter(|pod| is_schedulable(pod) && seen.insert(pod.uid.clone()))
-            .collect())
+        Ok(intent_pods(&pods).into_iter().cloned().collect())
     }
 
     /// The stored strategy if the caller may act on it (a grant applies and
