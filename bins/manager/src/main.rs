@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(config: ManagerConfig) -> anyhow::Result<()> {
     let backend = backend(&config)?;
+    let dm_selector = cluster::dm_selector(&config.k8s)?;
     let jwt = jwt_keys(&config)?;
     let dm_public_key = dm_public_key(&config, &jwt)?;
     let dms = HttpDecisionMakerClient::new(ClientSettings {
@@ -54,7 +55,8 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
         timeout: DEFAULT_TIMEOUT,
     })?;
 
-    let k8s: Arc<dyn K8sAdapter> = cluster::adapter(&config.k8s).await;
+    let connect_retry = cluster::connect_retry(&config.k8s);
+    let k8s: Arc<dyn K8sAdapter> = cluster::adapter(&config.k8s, dm_selector, connect_retry);
     let repo = Arc::new(DeferredRepository::default());
     let settings = ServiceSettings {
         token_ttl_s: config.auth.token_ttl_s,
@@ -102,7 +104,7 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
     let storage_task = actix_web::rt::spawn(async move { repo.connect(backend, admin).await });
     // The reconciler skips its work until storage is connected and the pod
     // cache has synced, and runs only while this replica leads.
-    let is_leader = cluster::leadership(&config.k8s, &config.leader_election).await;
+    let is_leader = cluster::leadership(&config.k8s, &config.leader_election, connect_retry);
     let reconciler_task = actix_web::rt::spawn(reconciler.run(is_leader));
     let result = server.server.await;
     reconciler_task.abort();

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role, ScheduleIntent,
-    ScheduleStrategy, User,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
+    ScheduleIntent, ScheduleStrategy, User,
 };
 use gthulhu_manager_service::{bootstrap_admin, run_migrations};
 use gthulhu_store_mongo::{MongoRepository, MongoSettings};
@@ -140,10 +140,12 @@ forward! {
     fn list_intents_by_creator(&self, creator_id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
     fn list_intents_by_strategy(&self, strategy_id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
     fn list_intents_by_node(&self, node_id: &str) -> RepoResult<Vec<ScheduleIntent>>;
+    fn list_intents_by_pods(&self, pod_ids: &[String]) -> RepoResult<Vec<ScheduleIntent>>;
     fn list_intents(&self) -> RepoResult<Vec<ScheduleIntent>>;
     fn insert_intents(&self, intents: &[ScheduleIntent]) -> RepoResult<()>;
     fn update_intents(&self, intents: &[ScheduleIntent]) -> RepoResult<()>;
     fn delete_intents(&self, ids: &[ObjectId]) -> RepoResult<()>;
+    fn apply_intent_changes(&self, changes: &IntentChanges) -> RepoResult<()>;
     fn set_intent_state(&self, ids: &[ObjectId], state: IntentState) -> RepoResult<()>;
     fn insert_audit(&self, entry: &AuditEntry) -> RepoResult<()>;
     fn query_audit(&self, query: &AuditQuery) -> RepoResult<Vec<AuditEntry>>;

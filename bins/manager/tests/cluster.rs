@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::Manager;
 use gthulhu_fake_kube_apiserver::{FakeApiServer, node, pod};
 use serde_json::{Value, json};
@@ -68,4 +70,64 @@ async fn kubeconfig_points_at_a_cluster() {
         })
         .await;
     assert_eq!(body["success"], false);
+}
+
+/// manager.md 15.2: no cluster at startup is not fatal. The Manager serves,
+/// `/ready` says why and that it retries, and a kubeconfig that appears
+/// later is picked up within the retry period, without a restart, by the
+/// pod cache and by leader election alike.
+#[tokio::test]
+async fn a_cluster_that_appears_later_is_connected() {
+    let server = FakeApiServer::start().await.unwrap();
+    server.upsert_node(node("n1", true));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let m = Manager::start(
+        dir,
+        &[
+            ("MANAGER_K8S_KUBE_CONFIG_PATH", kubeconfig.to_str().unwrap()),
+            ("MANAGER_K8S_RETRY_INITIAL_S", "1"),
+            ("MANAGER_LEADER_ELECTION_ENABLE", "true"),
+            ("MANAGER_LEADER_ELECTION_NAMESPACE", "gthulhu"),
+            ("POD_NAME", "manager-late"),
+        ],
+    )
+    .await;
+    let body = m
+        .wait_ready("/ready", |b| {
+            b["data"]["checks"]["storage"] == "ok"
+                && b["data"]["checks"]["kubernetes"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("retrying in"))
+        })
+        .await;
+    let reason = body["data"]["checks"]["kubernetes"].as_str().unwrap();
+    assert!(reason.starts_with("not configured: kubeconfig "), "{reason}");
+    assert_eq!(body["success"], false);
+
+    // Renamed into place, so no attempt reads half a file.
+    let partial = kubeconfig.with_extension("tmp");
+    server.write_kubeconfig(&partial).unwrap();
+    std::fs::rename(&partial, &kubeconfig).unwrap();
+    let written = Instant::now();
+    m.wait_ready("/ready", all_ok).await;
+    // Failures so far waited 1 s, 2 s, ... (+ 10 %): the next attempt is
+    // a few seconds away at most.
+    assert!(written.elapsed() < Duration::from_secs(10), "{:?}", written.elapsed());
+    assert_eq!(node_names(&m).await, [("n1".into(), "Ready".into())]);
+
+    let lease = format!(
+        "{}/apis/coordination.k8s.io/v1/namespaces/gthulhu/leases/gthulhu-manager",
+        server.url()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = m.http.get(&lease).send().await.unwrap();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if body["spec"]["holderIdentity"] == "manager-late" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never took the Lease: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -346,7 +346,7 @@ impl std::fmt::Debug for AccountConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct K8sConfig {
     /// Use the pod's service account.
@@ -357,9 +357,29 @@ pub struct K8sConfig {
     /// Read pods from a `kubectl get pods -A -o json` file instead of a cluster.
     #[serde(deserialize_with = "lenient_string")]
     pub pods_file: String,
+    /// The label of Decision Maker pods: `key=value`, or `key` for any
+    /// value (validated at startup).
+    #[serde(deserialize_with = "lenient_string")]
+    pub decision_maker_selector: String,
+    /// Seconds before retrying a cluster that could not be reached at
+    /// startup; doubles per failure up to 60 s.
+    pub retry_initial_s: u64,
     /// Accepted for upstream compatibility; ignored (no custom resources).
     #[serde(deserialize_with = "lenient_string")]
     pub crd_namespace: String,
+}
+
+impl Default for K8sConfig {
+    fn default() -> Self {
+        Self {
+            in_cluster: false,
+            kube_config_path: String::new(),
+            pods_file: String::new(),
+            decision_maker_selector: "app=decisionmaker".into(),
+            retry_initial_s: 5,
+            crd_namespace: String::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -476,7 +496,7 @@ mod tests {
 
     /// Every key of manager.md 15.2, its environment variable and a
     /// non-default value.
-    const EVERY_KEY: [(&str, &str); 40] = [
+    const EVERY_KEY: [(&str, &str); 42] = [
         ("MANAGER_SERVER_HOST", "127.0.0.1:9000"),
         ("MANAGER_SERVER_MAX_BODY_BYTES", "2048"),
         ("MANAGER_LOGGING_LEVEL", "debug"),
@@ -512,6 +532,8 @@ mod tests {
         ("MANAGER_K8S_IN_CLUSTER", "true"),
         ("MANAGER_K8S_KUBE_CONFIG_PATH", "/kube/config"),
         ("MANAGER_K8S_PODS_FILE", "/pods.json"),
+        ("MANAGER_K8S_DECISION_MAKER_SELECTOR", "component=gthulhu-dm"),
+        ("MANAGER_K8S_RETRY_INITIAL_S", "1"),
         ("MANAGER_K8S_CRD_NAMESPACE", "gthulhu-system"),
         ("MANAGER_LEADER_ELECTION_ENABLE", "true"),
         ("MANAGER_LEADER_ELECTION_LEASE_NAME", "lease"),
@@ -543,6 +565,8 @@ mod tests {
             assert_eq!(c.key.client_id, "manager-client");
             assert_eq!(c.account.admin_email, "admin@example.com");
             assert_eq!(c.account.admin_password, "your-password-here");
+            assert_eq!(c.k8s.decision_maker_selector, "app=decisionmaker");
+            assert_eq!(c.k8s.retry_initial_s, 5);
             assert_eq!(c.leader_election.lease_name, "gthulhu-manager");
             assert_eq!(c.auth.token_ttl_s, 10_800);
             assert_eq!(c.auth.login_rate_per_min, 10);
@@ -604,6 +628,8 @@ mod tests {
                     in_cluster: true,
                     kube_config_path: "/kube/config".into(),
                     pods_file: "/pods.json".into(),
+                    decision_maker_selector: "component=gthulhu-dm".into(),
+                    retry_initial_s: 1,
                     crd_namespace: "gthulhu-system".into(),
                 },
                 leader_election: LeaderElectionConfig {

@@ -3,8 +3,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kube::client::ClientBuilder;
 use kube::config::{InClusterError, InferConfigError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
+
+use crate::rate_limit::{KUBE_API_RATE_LIMIT, RateLimitLayer};
 
 /// manager.md 15.2: Kubernetes request timeout. Applied to connecting;
 /// reads stay long because watches are long-lived responses.
@@ -29,7 +32,8 @@ pub enum ClientError {
 }
 
 /// `in_cluster`: the pod's service account; else an explicit kubeconfig
-/// path; else `$KUBECONFIG`, `~/.kube/config`, then in-cluster.
+/// path; else `$KUBECONFIG`, `~/.kube/config`, then in-cluster. Requests
+/// wait for [`KUBE_API_RATE_LIMIT`] (QPS 20, burst 50) across the client.
 pub async fn client_from_config(in_cluster: bool, kube_config_path: &str) -> Result<Client, ClientError> {
     let path = kube_config_path.trim();
     let mut config = if in_cluster {
@@ -52,7 +56,9 @@ pub async fn client_from_config(in_cluster: bool, kube_config_path: &str) -> Res
     // and an outage must show in the status (and node listing must fail
     // within its timeout) instead of being hidden behind retries.
     config.default_retry = false;
-    Ok(Client::try_from(config)?)
+    Ok(ClientBuilder::try_from(config)?
+        .with_layer(&RateLimitLayer::new(KUBE_API_RATE_LIMIT))
+        .build())
 }
 
 #[cfg(test)]
@@ -79,5 +85,29 @@ mod tests {
         .unwrap();
         let client = client_from_config(false, file.to_str().unwrap()).await.unwrap();
         assert_eq!(client.default_namespace(), "ns1");
+    }
+
+    /// The limiter is in the client's stack: past the burst of 50,
+    /// requests are spaced by 50 ms (and none fails).
+    #[tokio::test]
+    async fn requests_beyond_the_burst_wait_for_tokens() {
+        let server = gthulhu_fake_kube_apiserver::FakeApiServer::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig).unwrap();
+        let client = client_from_config(false, kubeconfig.to_str().unwrap()).await.unwrap();
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+        let start = tokio::time::Instant::now();
+        let params = kube::api::ListParams::default();
+        let lists = (0..55).map(|_| nodes.list(&params));
+        for result in futures::future::join_all(lists).await {
+            result.unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(250),
+            "5 requests over the burst: {elapsed:?}"
+        );
+        assert_eq!(server.requests(), 55);
     }
 }

@@ -5,7 +5,8 @@
 use gthulhu_domain::manager::{DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodInfo};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-/// The label that marks Decision Maker pods (manager.md 11.1).
+/// The label that marks Decision Maker pods (manager.md 11.1; config
+/// `k8s.decision_maker_selector`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DmSelector {
     pub key: String,
@@ -21,19 +22,39 @@ impl Default for DmSelector {
     }
 }
 
+/// Why a DM selector cannot match any label.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DmSelectorError {
+    #[error("the label key is empty (expected key=value or key, e.g. app=decisionmaker)")]
+    EmptyKey,
+    #[error("{0:?} is not a label key (letters, digits, '-', '_', '.', one '/' prefix)")]
+    InvalidKey(String),
+    #[error("{0:?} is not a label value (letters, digits, '-', '_', '.')")]
+    InvalidValue(String),
+}
+
 impl DmSelector {
-    /// `key=value`; a bare `key` matches any value of that label.
-    pub fn parse(text: &str) -> Self {
-        match text.split_once('=') {
-            Some((key, value)) => Self {
-                key: key.trim().into(),
-                value: value.trim().into(),
-            },
-            None => Self {
-                key: text.trim().into(),
-                value: String::new(),
-            },
+    /// `key=value`; a bare `key` matches any value of that label. Text
+    /// that no label could match (an empty key, `app!=x`, `app in (a)`) is
+    /// an error rather than a selector that silently finds no DM.
+    pub fn parse(text: &str) -> Result<Self, DmSelectorError> {
+        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        let (key, value) = (key.trim(), value.trim());
+        let label_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if key.is_empty() {
+            return Err(DmSelectorError::EmptyKey);
         }
+        let (prefix, name) = key.rsplit_once('/').unwrap_or(("", key));
+        if name.is_empty() || !name.chars().all(label_char) || !prefix.chars().all(label_char) {
+            return Err(DmSelectorError::InvalidKey(key.into()));
+        }
+        if !value.chars().all(label_char) {
+            return Err(DmSelectorError::InvalidValue(value.into()));
+        }
+        Ok(Self {
+            key: key.into(),
+            value: value.into(),
+        })
     }
 
     fn matches(&self, pod: &PodInfo) -> bool {
@@ -290,15 +311,34 @@ mod tests {
     #[test]
     fn dm_selector_is_configurable() {
         let p = dm_pod(json!([]), json!({}));
-        assert!(project_pod(&p, &DmSelector::parse("app=other")).unwrap().dm.is_none());
-        assert!(project_pod(&p, &DmSelector::parse("app")).unwrap().dm.is_some());
-        assert!(
-            project_pod(&p, &DmSelector::parse(" app = decisionmaker "))
-                .unwrap()
-                .dm
-                .is_some()
+        let parse = |text| DmSelector::parse(text).unwrap();
+        assert!(project_pod(&p, &parse("app=other")).unwrap().dm.is_none());
+        assert!(project_pod(&p, &parse("app")).unwrap().dm.is_some());
+        assert!(project_pod(&p, &parse(" app = decisionmaker ")).unwrap().dm.is_some());
+        assert_eq!(parse("app=decisionmaker"), DmSelector::default());
+        assert_eq!(
+            parse("app.kubernetes.io/name=gthulhu-dm"),
+            DmSelector {
+                key: "app.kubernetes.io/name".into(),
+                value: "gthulhu-dm".into()
+            }
         );
-        assert_eq!(DmSelector::parse("app=decisionmaker"), DmSelector::default());
+    }
+
+    #[test]
+    fn dm_selector_that_matches_nothing_is_an_error() {
+        for (text, want) in [
+            ("", DmSelectorError::EmptyKey),
+            ("  ", DmSelectorError::EmptyKey),
+            ("=decisionmaker", DmSelectorError::EmptyKey),
+            ("app!=x", DmSelectorError::InvalidKey("app!".into())),
+            ("app in (a)", DmSelectorError::InvalidKey("app in (a)".into())),
+            ("example.com/=x", DmSelectorError::InvalidKey("example.com/".into())),
+            ("app==x", DmSelectorError::InvalidValue("=x".into())),
+            ("app=a,b", DmSelectorError::InvalidValue("a,b".into())),
+        ] {
+            assert_eq!(DmSelector::parse(text), Err(want), "{text:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use gthulhu_domain::manager::{ClusterStatus, DmState, K8sAdapter, NodeStatus, PodEvent};
 use gthulhu_domain::{PodMetadataSource, PodMetadataStatus, Selector};
 use gthulhu_fake_kube_apiserver::{FakeApiServer, node, pod};
-use gthulhu_k8s_adapter::{KubeAdapter, KubeSettings, NodePodMetadata, client_from_config};
+use gthulhu_k8s_adapter::{DmSelector, KubeAdapter, KubeSettings, NodePodMetadata, client_from_config};
 use k8s_openapi::api::core::v1::{ContainerPort, Pod};
 use kube::Client;
 use tokio::sync::broadcast;
@@ -153,6 +153,30 @@ async fn manager_cache_follows_the_cluster() {
     }
     eventually("Ready", || adapter.status() == ClusterStatus::Ready).await;
     assert_eq!(uids(adapter.query_pods(&[], &web).await.unwrap()), ["uid-4"]);
+}
+
+/// `k8s.decision_maker_selector`: DMs labelled otherwise are found, and
+/// pods with the default label are then ordinary pods.
+#[tokio::test]
+async fn custom_dm_selector_finds_differently_labelled_dms() {
+    let server = FakeApiServer::start().await.unwrap();
+    let mut custom = dm_pod("n2", "uid-dm2");
+    custom.metadata.labels = Some([("app.kubernetes.io/name".to_string(), "gthulhu-dm".to_string())].into());
+    server.upsert_pods([dm_pod("n1", "uid-dm1"), custom]);
+    let adapter = KubeAdapter::start(
+        client(&server),
+        KubeSettings {
+            dm_selector: DmSelector::parse("app.kubernetes.io/name=gthulhu-dm").unwrap(),
+            ..settings()
+        },
+    );
+    eventually("Ready", || adapter.status() == ClusterStatus::Ready).await;
+    let dms = adapter.list_decision_makers().await.unwrap();
+    let found: Vec<_> = dms
+        .iter()
+        .map(|d| (d.pod_name.as_str(), d.node_name.as_str(), d.port))
+        .collect();
+    assert_eq!(found, [("dm-n2", "n2", 8080)]);
 }
 
 #[tokio::test]

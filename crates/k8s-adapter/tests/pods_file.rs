@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gthulhu_domain::Selector;
 use gthulhu_domain::manager::{ClusterStatus, DmState, K8sAdapter, K8sError, NodeStatus, PodEvent};
-use gthulhu_k8s_adapter::{PodsFileAdapter, PodsFileSettings};
+use gthulhu_k8s_adapter::{DmSelector, PodsFileAdapter, PodsFileSettings};
 use serde_json::json;
 use tokio::sync::broadcast;
 
@@ -154,6 +154,30 @@ async fn file_edits_become_pod_events() {
     let nodes = adapter.list_nodes().await.unwrap();
     assert_eq!(nodes[0].status, NodeStatus::NotReady);
     assert!(rx.try_recv().is_err(), "the unchanged pod u1 emits nothing");
+}
+
+#[tokio::test]
+async fn custom_dm_selector_finds_differently_labelled_dms() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pods.json");
+    write_items(
+        &path,
+        &[
+            pod("u1", "default-dm", json!({"app": "decisionmaker"})),
+            pod("u2", "custom-dm", json!({"component": "gthulhu-dm"})),
+        ],
+    );
+    let adapter = PodsFileAdapter::start(
+        &path,
+        PodsFileSettings {
+            dm_selector: DmSelector::parse("component=gthulhu-dm").unwrap(),
+            ..settings()
+        },
+    );
+    wait_status(&adapter, |s| *s == ClusterStatus::Ready).await;
+    let dms = adapter.list_decision_makers().await.unwrap();
+    let names: Vec<_> = dms.iter().map(|d| d.pod_name.as_str()).collect();
+    assert_eq!(names, ["custom-dm"]);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@
 mod audit;
 mod auth;
 mod bootstrap;
+mod deferred_cluster;
 mod delivery;
 mod intents;
 mod jwt;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use gthulhu_domain::manager::{DecisionMakerAdapter, K8sAdapter, Repository};
 
 pub use bootstrap::{BootstrapOutcome, DEFAULT_ADMIN_PASSWORD, bootstrap_admin};
+pub use deferred_cluster::{ConnectFn, ConnectRetry, DeferredCluster, connect_with_retry};
 pub use delivery::{DeliveryError, DeliverySettings, NodePusher, PushOutcome, RetryPolicy, merkle_ordered};
 pub use jwt::{JwtKeyError, JwtKeys};
 pub use migrations::run_migrations;

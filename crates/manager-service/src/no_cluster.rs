@@ -1,5 +1,7 @@
-//! The cluster adapter used until a Kubernetes one is configured: it knows
-//! no pods, nodes or Decision Makers, and says so instead of inventing any.
+//! The cluster adapter without a cluster: it knows no pods, nodes or
+//! Decision Makers, and says so instead of inventing any.
+//! [`DeferredCluster`](crate::DeferredCluster) answers the same way until
+//! it connects.
 
 use async_trait::async_trait;
 use gthulhu_domain::Selector;

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use gthulhu_domain::manager::{
-    ClusterStatus, DecisionMakerAdapter, IntentState, K8sAdapter, K8sError, PodEvent, PodInfo, RepoError, Repository,
-    ScheduleIntent, ScheduleStrategy, StrategySpec, now_ms,
+    ClusterStatus, DecisionMakerAdapter, IntentChanges, IntentState, K8sAdapter, K8sError, ObjectId, PodEvent, PodInfo,
+    RepoError, Repository, ScheduleIntent, ScheduleStrategy, StrategySpec, now_ms,
 };
 use gthulhu_domain::merkle;
 use tokio::sync::{broadcast, watch};
@@ -94,13 +94,25 @@ enum PassError {
     Cluster(#[from] K8sError),
 }
 
-/// Intent writes derived from one strategy, and the nodes they touch.
+/// Intent writes, and the nodes they touch.
 #[derive(Debug, Default)]
 struct Changes {
-    insert: Vec<ScheduleIntent>,
-    update: Vec<ScheduleIntent>,
-    delete: Vec<ScheduleIntent>,
+    intents: IntentChanges,
     nodes: BTreeSet<String>,
+}
+
+impl Changes {
+    fn delete(&mut self, gone: ScheduleIntent) {
+        self.nodes.insert(gone.node_id);
+        self.intents.delete.push(gone.id);
+    }
+
+    fn absorb(&mut self, other: Changes) {
+        self.intents.delete.extend(other.intents.delete);
+        self.intents.update.extend(other.intents.update);
+        self.intents.insert.extend(other.intents.insert);
+        self.nodes.extend(other.nodes);
+    }
 }
 
 /// Whether a stored intent's derived fields (manager.md 12.2 step 1) differ
@@ -124,8 +136,7 @@ fn refresh(strategy: &ScheduleStrategy, pods: &[&PodInfo], stored: Vec<ScheduleI
         // A duplicate (strategy, pod) pair cannot be inserted; if one exists
         // anyway, keep one.
         if let Some(duplicate) = by_pod.insert(intent.pod_id.clone(), intent) {
-            changes.nodes.insert(duplicate.node_id.clone());
-            changes.delete.push(duplicate);
+            changes.delete(duplicate);
         }
     }
     for pod in pods {
@@ -133,12 +144,12 @@ fn refresh(strategy: &ScheduleStrategy, pods: &[&PodInfo], stored: Vec<ScheduleI
         match by_pod.remove(&pod.uid) {
             None => {
                 changes.nodes.insert(desired.node_id.clone());
-                changes.insert.push(desired);
+                changes.intents.insert.push(desired);
             }
             Some(old) if derived_fields_differ(&old, &desired) => {
                 changes.nodes.insert(old.node_id.clone());
                 changes.nodes.insert(desired.node_id.clone());
-                changes.update.push(ScheduleIntent {
+                changes.intents.update.push(ScheduleIntent {
                     id: old.id,
                     created_time: old.created_time,
                     ..desired
@@ -148,8 +159,7 @@ fn refresh(strategy: &ScheduleStrategy, pods: &[&PodInfo], stored: Vec<ScheduleI
         }
     }
     for (_, gone) in by_pod {
-        changes.nodes.insert(gone.node_id.clone());
-        changes.delete.push(gone);
+        changes.delete(gone);
     }
     changes
 }
@@ -287,36 +297,39 @@ impl Reconciler {
         finish("pod events", started, report, result)
     }
 
+    /// One write for all of `changes`.
     async fn persist(&self, changes: &Changes, report: &mut PassReport) -> Result<(), RepoError> {
-        if !changes.delete.is_empty() {
-            let ids: Vec<_> = changes.delete.iter().map(|i| i.id.clone()).collect();
-            self.repo.delete_intents(&ids).await?;
-            report.deleted += ids.len();
-        }
-        if !changes.update.is_empty() {
-            self.repo.update_intents(&changes.update).await?;
-            report.updated += changes.update.len();
-        }
-        if !changes.insert.is_empty() {
-            match self.repo.insert_intents(&changes.insert).await {
-                // A strategy change raced us and stored these pods' intents.
-                Err(RepoError::Conflict(field)) => {
-                    tracing::info!(%field, "intents were stored concurrently; the next pass settles them")
-                }
-                other => {
-                    other?;
-                    report.inserted += changes.insert.len();
-                }
+        let intents = &changes.intents;
+        match self.repo.apply_intent_changes(intents).await {
+            // A strategy change raced us and stored some of these pods'
+            // intents.
+            Err(RepoError::Conflict(field)) => {
+                tracing::info!(%field, "intents were stored concurrently; the next pass settles them");
+                Ok(())
+            }
+            Err(error) => Err(error),
+            Ok(()) => {
+                report.deleted += intents.delete.len();
+                report.updated += intents.update.len();
+                report.inserted += intents.insert.len();
+                Ok(())
             }
         }
-        Ok(())
     }
 
-    /// Step 1 for every strategy. A strategy whose pods cannot be read
-    /// keeps its intents.
+    /// Step 1 for every strategy, and the sweep of intents whose strategy
+    /// is gone (an event batch can race a strategy's deletion). A strategy
+    /// whose pods cannot be read keeps its intents.
     async fn refresh_all(&self, report: &mut PassReport) -> Result<(), PassError> {
         let now = now_ms();
+        // Intents before strategies: a strategy created in between has no
+        // intents in this snapshot, so none of its own can look orphaned.
+        let mut stored: HashMap<ObjectId, Vec<ScheduleIntent>> = HashMap::new();
+        for intent in self.repo.list_intents().await? {
+            stored.entry(intent.strategy_id.clone()).or_default().push(intent);
+        }
         for strategy in self.repo.list_strategies().await? {
+            let own = stored.remove(&strategy.id).unwrap_or_default();
             let pods = match self
                 .k8s
                 .query_pods(&strategy.spec.k8s_namespaces, &strategy.spec.label_selectors)
@@ -329,9 +342,19 @@ impl Reconciler {
                 }
             };
             let selected = intent_pods(&pods);
-            let stored = self.repo.list_intents_by_strategy(&strategy.id).await?;
-            self.persist(&refresh(&strategy, &selected, stored, now), report)
-                .await?;
+            self.persist(&refresh(&strategy, &selected, own, now), report).await?;
+        }
+        let mut orphans = Changes::default();
+        for intent in stored.into_values().flatten() {
+            orphans.delete(intent);
+        }
+        if !orphans.intents.is_empty() {
+            tracing::info!(
+                intents = orphans.intents.delete.len(),
+                "deleting intents of deleted strategies"
+            );
+            // Step 2 finds their nodes out of sync and pushes them.
+            self.persist(&orphans, report).await?;
         }
         Ok(())
     }
@@ -339,26 +362,20 @@ impl Reconciler {
     /// The event path's step 1 for the batch's pods, then their nodes pushed.
     async fn refresh_pods(&self, batch: &PodBatch, report: &mut PassReport) -> Result<(), PassError> {
         let strategies = self.repo.list_strategies().await?;
-        // A pod's node never changes once set, so its intents are stored
-        // under one of the nodes the events named.
-        let mut stored = Vec::new();
-        for node in &batch.nodes {
-            let on_node = self.repo.list_intents_by_node(node).await?;
-            stored.extend(on_node.into_iter().filter(|i| batch.pods.contains_key(&i.pod_id)));
-        }
+        let pod_ids: Vec<String> = batch.pods.keys().cloned().collect();
+        let mut stored = self.repo.list_intents_by_pods(&pod_ids).await?;
         let live: Vec<&PodInfo> = batch.pods.values().flatten().filter(|p| is_schedulable(p)).collect();
         let now = now_ms();
-        let mut nodes = BTreeSet::new();
+        let mut changes = Changes::default();
         for strategy in &strategies {
             let selected: Vec<&PodInfo> = live.iter().copied().filter(|p| selects(&strategy.spec, p)).collect();
             let (own, rest): (Vec<_>, Vec<_>) = stored.into_iter().partition(|i| i.strategy_id == strategy.id);
             stored = rest;
-            let changes = refresh(strategy, &selected, own, now);
-            self.persist(&changes, report).await?;
-            nodes.extend(changes.nodes);
+            changes.absorb(refresh(strategy, &selected, own, now));
         }
-        self.pusher.push_nodes(nodes.clone()).await;
-        report.pushed = nodes;
+        self.persist(&changes, report).await?;
+        self.pusher.push_nodes(changes.nodes.clone()).await;
+        report.pushed = changes.nodes;
         Ok(())
     }
 
@@ -671,6 +688,28 @@ mod tests {
         assert_eq!(report.pushed, BTreeSet::new());
         assert_eq!(report.in_sync, nodes(&["n1", "n2"]));
         assert_eq!(f.world.lock().unwrap().pushes.len(), pushes);
+    }
+
+    #[tokio::test]
+    async fn pass_sweeps_intents_of_deleted_strategies() {
+        let web = strategy(&[], &[("app", "web")], 5);
+        let deleted = strategy(&[], &[("app", "web")], 9);
+        let a = pod("a", "default", "n1", &[("app", "web")]);
+        let b = pod("b", "default", "n2", &[("app", "web")]);
+        let f = fixture(vec![a.clone(), b.clone()], &["n1", "n2"], |_| {});
+        {
+            let mut w = f.world.lock().unwrap();
+            w.strategies = vec![web.clone()];
+            // Written by an event batch that raced the deletion.
+            w.intents = vec![sent(&web, &a), sent(&web, &b), sent(&deleted, &b)];
+        }
+        let report = completed(f.reconciler.run_pass().await);
+        assert_eq!((report.inserted, report.updated, report.deleted), (0, 0, 1));
+        assert!(report.pushed.contains("n2"), "{report:?}");
+        let w = f.world.lock().unwrap();
+        assert!(w.intents.iter().all(|i| i.strategy_id == web.id), "{:?}", w.intents);
+        let last = w.pushes.iter().rev().find(|(d, _)| d == "dm-n2").unwrap();
+        assert_eq!(last.1, merkle_ordered(&[sent(&web, &b)]));
     }
 
     #[tokio::test]

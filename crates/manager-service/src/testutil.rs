@@ -257,6 +257,16 @@ pub fn world_repo(world: &SharedWorld) -> MockRepository {
             .collect())
     });
     let w = world.clone();
+    repo.expect_list_intents_by_pods().returning(move |pods| {
+        Ok(w.lock()
+            .unwrap()
+            .intents
+            .iter()
+            .filter(|i| pods.contains(&i.pod_id))
+            .cloned()
+            .collect())
+    });
+    let w = world.clone();
     repo.expect_list_intents()
         .returning(move || Ok(w.lock().unwrap().intents.clone()));
     let w = world.clone();
@@ -277,6 +287,18 @@ pub fn world_repo(world: &SharedWorld) -> MockRepository {
     let w = world.clone();
     repo.expect_delete_intents().returning(move |ids| {
         w.lock().unwrap().intents.retain(|i| !ids.contains(&i.id));
+        Ok(())
+    });
+    let w = world.clone();
+    repo.expect_apply_intent_changes().returning(move |changes| {
+        let mut w = w.lock().unwrap();
+        w.intents.retain(|i| !changes.delete.contains(&i.id));
+        for stored in w.intents.iter_mut() {
+            if let Some(new) = changes.update.iter().find(|i| i.id == stored.id) {
+                *stored = new.clone();
+            }
+        }
+        w.intents.extend_from_slice(&changes.insert);
         Ok(())
     });
     let w = world.clone();

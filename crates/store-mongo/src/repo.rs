@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role, ScheduleIntent,
-    ScheduleStrategy, User, now_ms,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
+    ScheduleIntent, ScheduleStrategy, User, now_ms,
 };
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, Tls, TlsOptions};
@@ -149,6 +149,7 @@ impl MongoRepository {
                     true,
                 ),
                 index(doc! {"nodeID": 1}, "idx_intents_node", false),
+                index(doc! {"podID": 1}, "idx_intents_pod", false),
                 index(doc! {"creatorID": 1}, "idx_intents_creator", false),
             ])
             .await
@@ -653,6 +654,13 @@ impl Repository for MongoRepository {
         self.find_intents(doc! {"nodeID": node_id}).await
     }
 
+    async fn list_intents_by_pods(&self, pod_ids: &[String]) -> RepoResult<Vec<ScheduleIntent>> {
+        if pod_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.find_intents(doc! {"podID": {"$in": pod_ids}}).await
+    }
+
     async fn list_intents(&self) -> RepoResult<Vec<ScheduleIntent>> {
         self.find_intents(doc! {}).await
     }
@@ -710,6 +718,39 @@ impl Repository for MongoRepository {
             .await
             .map_err(|e| map(e, ""))?;
         Ok(())
+    }
+
+    async fn apply_intent_changes(&self, changes: &IntentChanges) -> RepoResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if !self.transactions {
+            // Each step is all or nothing on its own; a failure stops the rest.
+            self.delete_intents(&changes.delete).await?;
+            self.update_intents(&changes.update).await?;
+            return self.insert_intents(&changes.insert).await;
+        }
+        let inserts: Vec<IntentDoc> = changes.insert.iter().map(IntentDoc::from).collect();
+        let mut session = self.begin().await?;
+        let result = async {
+            let mut s = session.as_mut();
+            if !changes.delete.is_empty() {
+                maybe_in!(
+                    s,
+                    self.intents
+                        .delete_many(doc! {"_id": {"$in": id_strings(&changes.delete)}})
+                )
+                .map_err(|e| map(e, ""))?;
+            }
+            for intent in &changes.update {
+                let doc = IntentDoc::from(intent);
+                maybe_in!(s, self.intents.replace_one(doc! {"_id": doc.id.to_string()}, &doc))
+                    .map_err(|e| map(e, STRATEGY_POD))?;
+            }
+            self.insert_intent_docs(&inserts, &mut s).await
+        }
+        .await;
+        Self::finish(session, result).await
     }
 
     async fn set_intent_state(&self, ids: &[ObjectId], state: IntentState) -> RepoResult<()> {

@@ -4,6 +4,7 @@
 
 mod docs;
 mod error;
+mod strategy_cache;
 mod tables;
 
 use std::collections::BTreeSet;
@@ -13,13 +14,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role, ScheduleIntent,
-    ScheduleStrategy, User, now_ms,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
+    ScheduleIntent, ScheduleStrategy, User, now_ms,
 };
 use redb::{Database, ReadTransaction, ReadableTable, TableHandle, WriteTransaction};
 
 use crate::docs::{AuditDoc, IntentDoc, MigrationDoc, PermissionDoc, RoleDoc, StrategyDoc, UserDoc};
 use crate::error::Failure;
+use crate::strategy_cache::StrategyCache;
 use crate::tables::*;
 
 /// The redb-backed `Repository`. The file is locked by this process while
@@ -27,6 +29,7 @@ use crate::tables::*;
 pub struct RedbRepository {
     db: Arc<Database>,
     path: PathBuf,
+    strategies: Arc<StrategyCache>,
 }
 
 impl std::fmt::Debug for RedbRepository {
@@ -49,6 +52,7 @@ impl RedbRepository {
         Ok(Self {
             db: Arc::new(db),
             path: path.to_owned(),
+            strategies: Arc::default(),
         })
     }
 
@@ -68,23 +72,55 @@ impl RedbRepository {
         F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
+        blocking(move || transact(&db, body)).await
+    }
+
+    /// `write` for strategy changes: the cached strategy list is dropped
+    /// when the transaction ends, inside the blocking job, so a caller that
+    /// stops waiting cannot skip it.
+    async fn write_strategies<T, F>(&self, body: F) -> RepoResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
+    {
+        let (db, cache) = (Arc::clone(&self.db), Arc::clone(&self.strategies));
         blocking(move || {
-            let tx = db.begin_write()?;
-            let out = body(&tx)?;
-            tx.commit()?;
-            Ok(out)
+            let result = transact(&db, body);
+            cache.invalidate();
+            result
         })
         .await
     }
 }
 
+fn transact<T>(db: &Database, body: impl FnOnce(&WriteTransaction) -> Result<T, Failure>) -> Result<T, Failure> {
+    let tx = db.begin_write()?;
+    let out = body(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 fn create_tables(db: &Database) -> Result<(), Failure> {
     let tx = db.begin_write()?;
+    let has_pod_index = tx.list_tables()?.any(|t| t.name() == INTENTS_BY_POD.name());
     for table in BYTE_TABLES {
         tx.open_table(table)?;
     }
     tx.open_table(MIGRATIONS)?;
+    if !has_pod_index {
+        index_intents_by_pod(&tx)?;
+    }
     tx.commit()?;
+    Ok(())
+}
+
+/// Fills `INTENTS_BY_POD` for a file written before it existed.
+fn index_intents_by_pod(tx: &WriteTransaction) -> Result<(), Failure> {
+    let docs: Vec<IntentDoc> = all_docs(&tx.open_table(INTENTS)?, INTENTS.name())?;
+    let mut by_pod = tx.open_table(INTENTS_BY_POD)?;
+    for doc in &docs {
+        by_pod.insert(text_id_key(&doc.pod_id, &doc.id).as_slice(), EMPTY)?;
+    }
     Ok(())
 }
 
@@ -386,7 +422,7 @@ impl Repository for RedbRepository {
     async fn insert_strategy(&self, strategy: &ScheduleStrategy, intents: &[ScheduleIntent]) -> RepoResult<()> {
         let doc = StrategyDoc::from(strategy);
         let intents = intents.to_vec();
-        self.write(move |tx| {
+        self.write_strategies(move |tx| {
             let mut strategies = tx.open_table(STRATEGIES)?;
             let id = doc.id.bytes();
             if strategies.get(&id[..])?.is_some() {
@@ -428,17 +464,24 @@ impl Repository for RedbRepository {
     }
 
     async fn list_strategies(&self) -> RepoResult<Vec<ScheduleStrategy>> {
-        self.read(|tx| {
-            let docs: Vec<StrategyDoc> = all_docs(&tx.open_table(STRATEGIES)?, STRATEGIES.name())?;
-            Ok(docs.into_iter().map(ScheduleStrategy::from).collect())
-        })
-        .await
+        if let Some(cached) = self.strategies.get() {
+            return Ok(cached);
+        }
+        let generation = self.strategies.generation();
+        let list: Vec<ScheduleStrategy> = self
+            .read(|tx| {
+                let docs: Vec<StrategyDoc> = all_docs(&tx.open_table(STRATEGIES)?, STRATEGIES.name())?;
+                Ok(docs.into_iter().map(ScheduleStrategy::from).collect())
+            })
+            .await?;
+        self.strategies.fill(generation, &list);
+        Ok(list)
     }
 
     async fn replace_strategy(&self, strategy: &ScheduleStrategy, intents: &[ScheduleIntent]) -> RepoResult<()> {
         let doc = StrategyDoc::from(strategy);
         let intents = intents.to_vec();
-        self.write(move |tx| {
+        self.write_strategies(move |tx| {
             let mut strategies = tx.open_table(STRATEGIES)?;
             let id = doc.id.bytes();
             let old: StrategyDoc = not_found(get_doc(&strategies, STRATEGIES.name(), &id)?)?;
@@ -460,7 +503,7 @@ impl Repository for RedbRepository {
 
     async fn delete_strategy(&self, id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>> {
         let id = id.clone();
-        self.write(move |tx| {
+        self.write_strategies(move |tx| {
             let mut strategies = tx.open_table(STRATEGIES)?;
             let old: StrategyDoc = not_found(get_doc(&strategies, STRATEGIES.name(), &id.bytes())?)?;
             strategies.remove(&id.bytes()[..])?;
@@ -523,7 +566,7 @@ impl Repository for RedbRepository {
     }
 
     async fn list_intents_by_node(&self, node_id: &str) -> RepoResult<Vec<ScheduleIntent>> {
-        let prefix = node_prefix(node_id);
+        let prefix = length_prefixed(node_id);
         self.read(move |tx| {
             let docs: Vec<IntentDoc> = docs_by_prefix(
                 &tx.open_table(INTENTS_BY_NODE)?,
@@ -532,6 +575,21 @@ impl Repository for RedbRepository {
                 &prefix,
             )?;
             Ok(docs.into_iter().map(ScheduleIntent::from).collect())
+        })
+        .await
+    }
+
+    async fn list_intents_by_pods(&self, pod_ids: &[String]) -> RepoResult<Vec<ScheduleIntent>> {
+        let prefixes: BTreeSet<Vec<u8>> = pod_ids.iter().map(|p| length_prefixed(p)).collect();
+        self.read(move |tx| {
+            let (by_pod, intents) = (tx.open_table(INTENTS_BY_POD)?, tx.open_table(INTENTS)?);
+            let mut found = Vec::new();
+            for prefix in &prefixes {
+                let docs: Vec<IntentDoc> = docs_by_prefix(&by_pod, &intents, INTENTS.name(), prefix)?;
+                found.extend(docs.into_iter().map(ScheduleIntent::from));
+            }
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(found)
         })
         .await
     }
@@ -577,6 +635,29 @@ impl Repository for RedbRepository {
             let mut tables = IntentTables::open(tx)?;
             for id in &ids {
                 tables.remove(id)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn apply_intent_changes(&self, changes: &IntentChanges) -> RepoResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let changes = changes.clone();
+        self.write(move |tx| {
+            let mut tables = IntentTables::open(tx)?;
+            for id in &changes.delete {
+                tables.remove(id)?;
+            }
+            for intent in &changes.update {
+                if tables.remove(&intent.id)?.is_some() {
+                    tables.insert(intent)?;
+                }
+            }
+            for intent in &changes.insert {
+                tables.insert(intent)?;
             }
             Ok(())
         })

@@ -28,6 +28,9 @@ pub const INTENTS: Bytes = TableDefinition::new("schedule_intents");
 pub const INTENTS_BY_STRATEGY_POD: Bytes = TableDefinition::new("intents_by_strategy_pod");
 /// length-prefixed node id + intent id → ().
 pub const INTENTS_BY_NODE: Bytes = TableDefinition::new("intents_by_node");
+/// length-prefixed pod id + intent id → (). Added after the first release:
+/// built from `schedule_intents` when a file without it is opened.
+pub const INTENTS_BY_POD: Bytes = TableDefinition::new("intents_by_pod");
 /// creator id + intent id → ().
 pub const INTENTS_BY_CREATOR: Bytes = TableDefinition::new("intents_by_creator");
 pub const AUDIT: Bytes = TableDefinition::new("audit_logs");
@@ -37,7 +40,7 @@ pub const AUDIT_BY_USER_TIME: Bytes = TableDefinition::new("audit_by_user_time")
 pub const AUDIT_BY_TIME: Bytes = TableDefinition::new("audit_by_time");
 pub const MIGRATIONS: TableDefinition<'static, u32, &'static [u8]> = TableDefinition::new("schema_migrations");
 
-pub const BYTE_TABLES: [Bytes; 15] = [
+pub const BYTE_TABLES: [Bytes; 16] = [
     USERS,
     USERS_BY_USERNAME,
     ROLES,
@@ -49,6 +52,7 @@ pub const BYTE_TABLES: [Bytes; 15] = [
     INTENTS,
     INTENTS_BY_STRATEGY_POD,
     INTENTS_BY_NODE,
+    INTENTS_BY_POD,
     INTENTS_BY_CREATOR,
     AUDIT,
     AUDIT_BY_USER_TIME,
@@ -70,13 +74,14 @@ pub fn pair_key(strategy: &ObjectId, pod: &str) -> Vec<u8> {
 }
 
 /// The length prefix keeps node `n1` from matching the keys of `n10`.
-pub fn node_prefix(node: &str) -> Vec<u8> {
-    let len = u32::try_from(node.len()).unwrap_or(u32::MAX);
-    [&len.to_be_bytes()[..], node.as_bytes()].concat()
+pub fn length_prefixed(text: &str) -> Vec<u8> {
+    let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    [&len.to_be_bytes()[..], text.as_bytes()].concat()
 }
 
-pub fn node_key(node: &str, id: &ObjectId) -> Vec<u8> {
-    [node_prefix(node), id.bytes().to_vec()].concat()
+/// A key of `INTENTS_BY_NODE` or `INTENTS_BY_POD`.
+pub fn text_id_key(text: &str, id: &ObjectId) -> Vec<u8> {
+    [length_prefixed(text), id.bytes().to_vec()].concat()
 }
 
 /// Orders by timestamp (sign bit flipped so negatives sort first), then id.
@@ -167,6 +172,7 @@ pub struct IntentTables<'t> {
     docs: Table<'t, &'static [u8], &'static [u8]>,
     by_pair: Table<'t, &'static [u8], &'static [u8]>,
     by_node: Table<'t, &'static [u8], &'static [u8]>,
+    by_pod: Table<'t, &'static [u8], &'static [u8]>,
     by_creator: Table<'t, &'static [u8], &'static [u8]>,
 }
 
@@ -176,6 +182,7 @@ impl<'t> IntentTables<'t> {
             docs: tx.open_table(INTENTS)?,
             by_pair: tx.open_table(INTENTS_BY_STRATEGY_POD)?,
             by_node: tx.open_table(INTENTS_BY_NODE)?,
+            by_pod: tx.open_table(INTENTS_BY_POD)?,
             by_creator: tx.open_table(INTENTS_BY_CREATOR)?,
         })
     }
@@ -198,7 +205,9 @@ impl<'t> IntentTables<'t> {
             .insert(&id[..], encode(&IntentDoc::from(intent))?.as_slice())?;
         self.by_pair.insert(pair.as_slice(), &id[..])?;
         self.by_node
-            .insert(node_key(&intent.node_id, &intent.id).as_slice(), EMPTY)?;
+            .insert(text_id_key(&intent.node_id, &intent.id).as_slice(), EMPTY)?;
+        self.by_pod
+            .insert(text_id_key(&intent.pod_id, &intent.id).as_slice(), EMPTY)?;
         self.by_creator
             .insert(owner_key(&intent.creator_id, &intent.id).as_slice(), EMPTY)?;
         Ok(())
@@ -219,7 +228,8 @@ impl<'t> IntentTables<'t> {
         let intent = ScheduleIntent::from(doc);
         self.by_pair
             .remove(pair_key(&intent.strategy_id, &intent.pod_id).as_slice())?;
-        self.by_node.remove(node_key(&intent.node_id, id).as_slice())?;
+        self.by_node.remove(text_id_key(&intent.node_id, id).as_slice())?;
+        self.by_pod.remove(text_id_key(&intent.pod_id, id).as_slice())?;
         self.by_creator.remove(owner_key(&intent.creator_id, id).as_slice())?;
         Ok(Some(intent))
     }
@@ -268,8 +278,8 @@ mod tests {
     #[test]
     fn node_keys_of_a_longer_name_do_not_share_the_prefix() {
         let id = ObjectId::new();
-        assert!(node_key("n1", &id).starts_with(&node_prefix("n1")));
-        assert!(!node_key("n10", &id).starts_with(&node_prefix("n1")));
-        assert!(!node_key("n1", &id).starts_with(&node_prefix("")));
+        assert!(text_id_key("n1", &id).starts_with(&length_prefixed("n1")));
+        assert!(!text_id_key("n10", &id).starts_with(&length_prefixed("n1")));
+        assert!(!text_id_key("n1", &id).starts_with(&length_prefixed("")));
     }
 }

@@ -80,3 +80,35 @@ fn an_unusable_path_is_an_error() {
     std::fs::write(&garbage, vec![0x5a; 4096]).unwrap();
     assert!(RedbRepository::open(&garbage).is_err());
 }
+
+#[tokio::test]
+async fn a_file_without_the_pod_index_gets_it_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manager.redb");
+    let s = strategy(&gthulhu_domain::manager::ObjectId::new());
+    let intents = [intent(&s, "p1", "n1"), intent(&s, "p2", "n2")];
+    let repo = RedbRepository::open(&path).unwrap();
+    repo.insert_strategy(&s, &intents).await.unwrap();
+    drop(repo);
+
+    // A file from before the index existed.
+    let db = redb::Database::create(&path).unwrap();
+    let tx = db.begin_write().unwrap();
+    let index: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("intents_by_pod");
+    assert!(tx.delete_table(index).unwrap());
+    tx.commit().unwrap();
+    drop(db);
+
+    let repo = RedbRepository::open(&path).unwrap();
+    assert_eq!(
+        repo.list_intents_by_pods(&["p2".to_string()]).await.unwrap(),
+        vec![intents[1].clone()]
+    );
+    repo.delete_strategy(&s.id).await.unwrap();
+    assert!(
+        repo.list_intents_by_pods(&["p1".to_string(), "p2".to_string()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

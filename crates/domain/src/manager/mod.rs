@@ -18,7 +18,7 @@ pub use identity::{PERMISSIONS, Permission, Role, RolePolicy, User, UserStatus};
 pub use k8s::{ClusterStatus, DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodEvent, PodInfo};
 pub use ports::*;
 pub use services::*;
-pub use strategy::{IntentState, ScheduleIntent, ScheduleStrategy, StrategySpec};
+pub use strategy::{IntentChanges, IntentState, ScheduleIntent, ScheduleStrategy, StrategySpec};
 
 /// Milliseconds since the Unix epoch: the unit of every stored time.
 pub fn now_ms() -> i64 {

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AuditEntry, AuditQuery, ClusterStatus, DecisionMakerEndpoint, IntentState, K8sError, NodeInfo, ObjectId,
-    Permission, PodEvent, PodInfo, RepoError, Role, ScheduleIntent, ScheduleStrategy, User,
+    AuditEntry, AuditQuery, ClusterStatus, DecisionMakerEndpoint, IntentChanges, IntentState, K8sError, NodeInfo,
+    ObjectId, Permission, PodEvent, PodInfo, RepoError, Role, ScheduleIntent, ScheduleStrategy, User,
 };
 use crate::{DeleteIntents, Intent, Selector};
 
@@ -59,12 +59,19 @@ pub trait Repository: Send + Sync {
     async fn list_intents_by_creator(&self, creator_id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
     async fn list_intents_by_strategy(&self, strategy_id: &ObjectId) -> RepoResult<Vec<ScheduleIntent>>;
     async fn list_intents_by_node(&self, node_id: &str) -> RepoResult<Vec<ScheduleIntent>>;
+    /// The intents of these pods (by UID), under any strategy.
+    async fn list_intents_by_pods(&self, pod_ids: &[String]) -> RepoResult<Vec<ScheduleIntent>>;
     async fn list_intents(&self) -> RepoResult<Vec<ScheduleIntent>>;
     /// `Conflict("strategyId+podId")` on a duplicate (strategy, pod) pair.
     async fn insert_intents(&self, intents: &[ScheduleIntent]) -> RepoResult<()>;
     /// Replaces every field but the id.
     async fn update_intents(&self, intents: &[ScheduleIntent]) -> RepoResult<()>;
     async fn delete_intents(&self, ids: &[ObjectId]) -> RepoResult<()>;
+    /// Deletes, updates (as `update_intents`), then inserts (as
+    /// `insert_intents`). All or nothing where the store has transactions;
+    /// otherwise in that order, stopping at the first failure: intents are
+    /// derived, and the reconciler's next pass repairs a partial batch.
+    async fn apply_intent_changes(&self, changes: &IntentChanges) -> RepoResult<()>;
     async fn set_intent_state(&self, ids: &[ObjectId], state: IntentState) -> RepoResult<()>;
 
     async fn insert_audit(&self, entry: &AuditEntry) -> RepoResult<()>;

@@ -76,6 +76,21 @@ pub struct ScheduleIntent {
     pub updated_time: i64,
 }
 
+/// Intent writes derived together (one reconciler batch), applied by
+/// `Repository::apply_intent_changes` in this order: delete, update, insert.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntentChanges {
+    pub delete: Vec<ObjectId>,
+    pub update: Vec<ScheduleIntent>,
+    pub insert: Vec<ScheduleIntent>,
+}
+
+impl IntentChanges {
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.update.is_empty() && self.insert.is_empty()
+    }
+}
+
 impl ScheduleIntent {
     /// What the node's DM receives (and hashes into its Merkle root).
     pub fn to_dm_intent(&self) -> Intent {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gthulhu_domain::manager::{IntentState, ObjectId, RepoError, Repository, ScheduleIntent};
+use gthulhu_domain::manager::{IntentChanges, IntentState, ObjectId, RepoError, Repository, ScheduleIntent};
 
 use super::conflict;
 use crate::fixtures::{T0, intent, strategy};
@@ -252,6 +252,109 @@ pub async fn intents_list_by_creator_strategy_and_node(repo: Arc<dyn Repository>
     assert!(repo.list_intents_by_node("n").await.unwrap().is_empty());
     assert!(repo.list_intents_by_node("").await.unwrap().is_empty());
     assert_eq!(repo.list_intents().await.unwrap(), vec![a, b, c, d, e, f]);
+}
+
+pub async fn intents_list_by_pods(repo: Arc<dyn Repository>) {
+    let s1 = strategy(&ObjectId::new());
+    let s2 = strategy(&ObjectId::new());
+    let a = intent(&s1, "p1", "n1");
+    let b = intent(&s1, "p2", "n1");
+    let c = intent(&s2, "p1", "n1");
+    // A pod whose UID extends another's must not leak into its list.
+    let d = intent(&s2, "p10", "n2");
+    repo.insert_strategy(&s1, &[a.clone(), b.clone()]).await.unwrap();
+    repo.insert_strategy(&s2, &[c.clone(), d.clone()]).await.unwrap();
+
+    let pods = |ids: &[&str]| ids.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        repo.list_intents_by_pods(&pods(&["p1"])).await.unwrap(),
+        vec![a.clone(), c.clone()]
+    );
+    assert_eq!(
+        repo.list_intents_by_pods(&pods(&["p10", "p2", "p1", "gone"]))
+            .await
+            .unwrap(),
+        vec![a.clone(), b.clone(), c.clone(), d.clone()]
+    );
+    assert!(repo.list_intents_by_pods(&[]).await.unwrap().is_empty());
+    assert!(repo.list_intents_by_pods(&pods(&["p"])).await.unwrap().is_empty());
+
+    // Updates move an intent between pods; deletes drop it.
+    let mut moved = b.clone();
+    moved.pod_id = "p3".into();
+    repo.update_intents(std::slice::from_ref(&moved)).await.unwrap();
+    repo.delete_intents(std::slice::from_ref(&a.id)).await.unwrap();
+    assert_eq!(repo.list_intents_by_pods(&pods(&["p1", "p2"])).await.unwrap(), vec![c]);
+    assert_eq!(repo.list_intents_by_pods(&pods(&["p3"])).await.unwrap(), vec![moved]);
+    repo.delete_strategy(&s2.id).await.unwrap();
+    assert!(
+        repo.list_intents_by_pods(&pods(&["p1", "p10"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn intents_apply_changes(repo: Arc<dyn Repository>) {
+    let s = strategy(&ObjectId::new());
+    let old = intent(&s, "p1", "n1");
+    let kept = intent(&s, "p2", "n1");
+    repo.insert_strategy(&s, &[old.clone(), kept.clone()]).await.unwrap();
+
+    let mut relabelled = kept.clone();
+    relabelled.pod_labels.insert("tier".into(), "web".into());
+    relabelled.updated_time = T0 + 1;
+    // The deleted intent's pair is reused by an insert of the same batch.
+    let replacement = intent(&s, "p1", "n2");
+    let added = intent(&s, "p3", "n2");
+    let changes = IntentChanges {
+        delete: vec![old.id.clone(), ObjectId::new()],
+        update: vec![relabelled.clone()],
+        insert: vec![replacement.clone(), added.clone()],
+    };
+    repo.apply_intent_changes(&changes).await.unwrap();
+    repo.apply_intent_changes(&IntentChanges::default()).await.unwrap();
+    assert_eq!(
+        repo.list_intents().await.unwrap(),
+        vec![relabelled.clone(), replacement.clone(), added.clone()]
+    );
+    assert_eq!(repo.list_intents_by_node("n1").await.unwrap(), vec![relabelled.clone()]);
+    assert_eq!(
+        repo.list_intents_by_node("n2").await.unwrap(),
+        vec![replacement.clone(), added.clone()]
+    );
+
+    // A taken pair fails the batch with the insert's conflict, and the
+    // conflicting intent is not stored.
+    let clash = intent(&s, "p3", "n3");
+    let changes = IntentChanges {
+        insert: vec![clash.clone()],
+        ..IntentChanges::default()
+    };
+    assert_eq!(repo.apply_intent_changes(&changes).await, Err(conflict(PAIR)));
+    assert!(repo.get_intents(&[clash.id]).await.unwrap().is_empty());
+    assert_eq!(repo.list_intents().await.unwrap(), vec![relabelled, replacement, added]);
+}
+
+pub async fn strategies_list_follows_every_write(repo: Arc<dyn Repository>) {
+    let creator = ObjectId::new();
+    let s1 = strategy(&creator);
+    let s2 = strategy(&creator);
+    assert!(repo.list_strategies().await.unwrap().is_empty());
+    repo.insert_strategy(&s1, &[]).await.unwrap();
+    assert_eq!(repo.list_strategies().await.unwrap(), vec![s1.clone()]);
+    repo.insert_strategy(&s2, &[]).await.unwrap();
+    assert_eq!(repo.list_strategies().await.unwrap(), vec![s1.clone(), s2.clone()]);
+    let mut changed = s1.clone();
+    changed.spec.priority += 1;
+    changed.updated_time = T0 + 9;
+    repo.replace_strategy(&changed, &[]).await.unwrap();
+    assert_eq!(repo.list_strategies().await.unwrap(), vec![changed.clone(), s2.clone()]);
+    // A failed write leaves the list as it was.
+    assert!(repo.insert_strategy(&s2, &[]).await.is_err());
+    assert_eq!(repo.list_strategies().await.unwrap(), vec![changed, s2.clone()]);
+    repo.delete_strategy(&s1.id).await.unwrap();
+    assert_eq!(repo.list_strategies().await.unwrap(), vec![s2]);
 }
 
 pub async fn intents_insert_duplicate_pair_conflicts(repo: Arc<dyn Repository>) {
