@@ -134,6 +134,9 @@ pub struct NodePusher {
     settings: DeliverySettings,
     /// One lock per node name (bounded by the cluster's nodes).
     node_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `max_concurrent_pushes`, over every caller (services, reconciler
+    /// passes, the event path's push queue).
+    permits: tokio::sync::Semaphore,
 }
 
 impl NodePusher {
@@ -149,6 +152,7 @@ impl NodePusher {
             k8s,
             dms,
             board,
+            permits: tokio::sync::Semaphore::new(settings.max_concurrent_pushes.max(1)),
             settings,
             node_locks: Mutex::new(HashMap::new()),
         }
@@ -162,7 +166,7 @@ impl NodePusher {
     /// Every callable (Online) DM, by node. One listing serves a whole
     /// batch of pushes: listing per node would be quadratic at thousands of
     /// nodes.
-    async fn decision_makers(&self) -> Result<HashMap<String, Vec<DecisionMakerEndpoint>>, DeliveryError> {
+    pub(crate) async fn decision_makers(&self) -> Result<HashMap<String, Vec<DecisionMakerEndpoint>>, DeliveryError> {
         let all = match self.k8s.list_decision_makers().await {
             Ok(all) => all,
             Err(K8sError::NotConfigured(_)) => vec![],
@@ -185,11 +189,14 @@ impl NodePusher {
         self.push_node_to(node, on_node).await
     }
 
-    async fn push_node_to(
+    pub(crate) async fn push_node_to(
         &self,
         node: &str,
         dms: Result<&[DecisionMakerEndpoint], &DeliveryError>,
     ) -> Result<PushOutcome, DeliveryError> {
+        // The permit before the node lock: a push waiting for a permit never
+        // holds a node lock another push with a permit waits for.
+        let _permit = self.permits.acquire().await;
         let lock = self.node_lock(node);
         let _serialised = lock.lock().await;
         let stored = self.repo.list_intents_by_node(node).await?;

@@ -20,6 +20,7 @@ mod no_cluster;
 mod node_status;
 mod nodes;
 mod passwords;
+mod push_queue;
 mod rate_limit;
 mod reconciler;
 mod roles;
@@ -42,6 +43,7 @@ pub use jwt::{JwtKeyError, JwtKeys};
 pub use migrations::run_migrations;
 pub use no_cluster::NoCluster;
 pub use node_status::NodeStatusBoard;
+pub use push_queue::PushQueue;
 pub use reconciler::{PassOutcome, PassReport, Reconciler, ReconcilerSettings, SkipReason};
 pub use strategies::{intent_for_pod, is_schedulable};
 

@@ -9,7 +9,8 @@
 //!   Online DM's root with the expected one and pushes the nodes that
 //!   differ;
 //! * pod events from the cache, collected for `debounce`: only the intents
-//!   of the pods that changed are recomputed, and only their nodes pushed.
+//!   of the pods that changed are recomputed, and only their nodes pushed,
+//!   in the background (`PushQueue`), so a slow DM delays no other event.
 //!   `Resynced` or a lagging receiver means events were missed: a full pass.
 //!
 //! Nothing runs while the pod cache has not synced (a partial cache would
@@ -30,6 +31,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::delivery::{NodePusher, callable, merkle_ordered};
 use crate::node_status::NodeStatusBoard;
+use crate::push_queue::PushQueue;
 use crate::strategies::{intent_for_pod, intent_pods, is_schedulable};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +75,7 @@ pub struct PassReport {
     pub deleted: usize,
     /// Nodes whose DMs already held the expected set.
     pub in_sync: BTreeSet<String>,
-    /// Nodes pushed.
+    /// Nodes pushed (by an event batch: queued for a push).
     pub pushed: BTreeSet<String>,
 }
 
@@ -218,6 +220,8 @@ pub struct Reconciler {
     k8s: Arc<dyn K8sAdapter>,
     dms: Arc<dyn DecisionMakerAdapter>,
     pusher: Arc<NodePusher>,
+    /// The event path's pushes.
+    queue: Arc<PushQueue>,
     board: Arc<NodeStatusBoard>,
     settings: ReconcilerSettings,
     /// Held by a full pass or an event batch.
@@ -237,6 +241,7 @@ impl Reconciler {
             repo,
             k8s,
             dms,
+            queue: PushQueue::new(pusher.clone()),
             pusher,
             board,
             settings,
@@ -275,7 +280,8 @@ impl Reconciler {
     }
 
     /// Recomputes the intents of the pods `events` touch, against every
-    /// strategy, and pushes the nodes whose sets changed. A `Resynced`
+    /// strategy, and queues pushes of the nodes whose sets changed (see
+    /// `pushes_drained`). A `Resynced`
     /// among them runs a full pass instead.
     pub async fn apply_events(&self, events: Vec<PodEvent>) -> PassOutcome {
         let Some(batch) = PodBatch::of(events) else {
@@ -374,9 +380,14 @@ impl Reconciler {
             changes.absorb(refresh(strategy, &selected, own, now));
         }
         self.persist(&changes, report).await?;
-        self.pusher.push_nodes(changes.nodes.clone()).await;
+        self.queue.enqueue(&changes.nodes).await;
         report.pushed = changes.nodes;
         Ok(())
+    }
+
+    /// Resolves once the pushes queued by event batches are done.
+    pub async fn pushes_drained(&self) {
+        self.queue.drained().await;
     }
 
     /// Step 2: compares every Online DM's root with its node's expected one;
@@ -831,6 +842,7 @@ mod tests {
         // web-1 leaves `web` but stays in `team-a` (with its new labels).
         assert_eq!((report.inserted, report.updated, report.deleted), (1, 1, 2));
         assert_eq!(report.pushed, nodes(&["n1", "n2", "n4"]));
+        f.reconciler.pushes_drained().await;
         let w = f.world.lock().unwrap();
         let mut left: Vec<_> = w
             .intents

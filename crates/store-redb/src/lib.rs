@@ -3,6 +3,7 @@
 //! operation is one redb transaction, run on the blocking thread pool.
 
 mod docs;
+mod durability;
 mod error;
 mod strategy_cache;
 mod tables;
@@ -17,9 +18,10 @@ use gthulhu_domain::manager::{
     AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
     ScheduleIntent, ScheduleStrategy, User, now_ms,
 };
-use redb::{Database, ReadTransaction, ReadableTable, TableHandle, WriteTransaction};
+use redb::{Database, Durability, ReadTransaction, ReadableTable, TableHandle, WriteTransaction};
 
 use crate::docs::{AuditDoc, IntentDoc, MigrationDoc, PermissionDoc, RoleDoc, StrategyDoc, UserDoc};
+use crate::durability::DeferredSync;
 use crate::error::Failure;
 use crate::strategy_cache::StrategyCache;
 use crate::tables::*;
@@ -30,6 +32,7 @@ pub struct RedbRepository {
     db: Arc<Database>,
     path: PathBuf,
     strategies: Arc<StrategyCache>,
+    syncs: Arc<DeferredSync>,
 }
 
 impl std::fmt::Debug for RedbRepository {
@@ -53,6 +56,7 @@ impl RedbRepository {
             db: Arc::new(db),
             path: path.to_owned(),
             strategies: Arc::default(),
+            syncs: Arc::default(),
         })
     }
 
@@ -71,8 +75,32 @@ impl RedbRepository {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        blocking(move || transact(&db, body)).await
+        let (db, syncs) = (Arc::clone(&self.db), Arc::clone(&self.syncs));
+        blocking(move || {
+            let out = transact(&db, Durability::Immediate, body)?;
+            syncs.committed(Durability::Immediate);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `write` for intent changes the reconciler derives from strategies and
+    /// pods: they skip the fsync unless the last one is `DeferredSync`'s
+    /// interval old. A crash loses at most that much of them, and they are
+    /// derived: the first reconcile pass after a restart recomputes them.
+    async fn write_derived<T, F>(&self, body: F) -> RepoResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
+    {
+        let (db, syncs) = (Arc::clone(&self.db), Arc::clone(&self.syncs));
+        blocking(move || {
+            let durability = syncs.durability_for_derived();
+            let out = transact(&db, durability, body)?;
+            syncs.committed(durability);
+            Ok(out)
+        })
+        .await
     }
 
     /// `write` for strategy changes: the cached strategy list is dropped
@@ -83,18 +111,28 @@ impl RedbRepository {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
     {
-        let (db, cache) = (Arc::clone(&self.db), Arc::clone(&self.strategies));
+        let (db, cache, syncs) = (
+            Arc::clone(&self.db),
+            Arc::clone(&self.strategies),
+            Arc::clone(&self.syncs),
+        );
         blocking(move || {
-            let result = transact(&db, body);
+            let result = transact(&db, Durability::Immediate, body);
             cache.invalidate();
+            syncs.committed(Durability::Immediate);
             result
         })
         .await
     }
 }
 
-fn transact<T>(db: &Database, body: impl FnOnce(&WriteTransaction) -> Result<T, Failure>) -> Result<T, Failure> {
-    let tx = db.begin_write()?;
+fn transact<T>(
+    db: &Database,
+    durability: Durability,
+    body: impl FnOnce(&WriteTransaction) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut tx = db.begin_write()?;
+    tx.set_durability(durability);
     let out = body(&tx)?;
     tx.commit()?;
     Ok(out)
@@ -646,7 +684,7 @@ impl Repository for RedbRepository {
             return Ok(());
         }
         let changes = changes.clone();
-        self.write(move |tx| {
+        self.write_derived(move |tx| {
             let mut tables = IntentTables::open(tx)?;
             for id in &changes.delete {
                 tables.remove(id)?;
@@ -666,7 +704,7 @@ impl Repository for RedbRepository {
 
     async fn set_intent_state(&self, ids: &[ObjectId], state: IntentState) -> RepoResult<()> {
         let ids = ids.to_vec();
-        self.write(move |tx| {
+        self.write_derived(move |tx| {
             let mut tables = IntentTables::open(tx)?;
             for id in &ids {
                 if let Some(mut intent) = tables.get(id)? {

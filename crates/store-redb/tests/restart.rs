@@ -112,3 +112,30 @@ async fn a_file_without_the_pod_index_gets_it_on_open() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn intent_writes_that_skipped_the_fsync_survive_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manager.redb");
+    let s = strategy(&gthulhu_domain::manager::ObjectId::new());
+    let first = intent(&s, "p1", "n1");
+    let second = intent(&s, "p2", "n1");
+    let repo = RedbRepository::open(&path).unwrap();
+    repo.insert_strategy(&s, std::slice::from_ref(&first)).await.unwrap();
+    // Right after a durable commit: these skip the fsync, and redb's clean
+    // close keeps them.
+    let changes = gthulhu_domain::manager::IntentChanges {
+        insert: vec![second.clone()],
+        ..Default::default()
+    };
+    repo.apply_intent_changes(&changes).await.unwrap();
+    repo.set_intent_state(std::slice::from_ref(&second.id), IntentState::Sent)
+        .await
+        .unwrap();
+    drop(repo);
+
+    let repo = RedbRepository::open(&path).unwrap();
+    let mut sent = second;
+    sent.state = IntentState::Sent;
+    assert_eq!(repo.list_intents().await.unwrap(), vec![first, sent]);
+}
