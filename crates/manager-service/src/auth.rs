@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditService, AuthService, Caller, ObjectId, RepoError, ServiceError, ServiceResult, User, UserStatus,
-    now_ms,
+    AuditEntry, AuditService, AuthService, Caller, ObjectId, RepoError, RequestOrigin, ServiceError, ServiceResult,
+    User, UserStatus, now_ms,
 };
 
 use crate::ManagerServices;
@@ -78,16 +78,15 @@ impl ManagerServices {
 
 #[async_trait]
 impl AuthService for ManagerServices {
-    async fn login(&self, username: &str, password: &str, client_ip: &str) -> ServiceResult<String> {
-        let (result, user_id) = self.attempt_login(username, password, client_ip).await;
-        // The domain's login signature carries no request id, so the entry has none.
+    async fn login(&self, username: &str, password: &str, origin: &RequestOrigin) -> ServiceResult<String> {
+        let (result, user_id) = self.attempt_login(username, password, &origin.client_ip).await;
         self.record(AuditEntry {
             id: ObjectId::new(),
             user_id,
             action: "auth.login".into(),
-            request_id: String::new(),
+            request_id: origin.request_id.clone(),
             timestamp: now_ms(),
-            ip: client_ip.into(),
+            ip: origin.client_ip.clone(),
             status: result.as_ref().map_or_else(http_status, |_| 200),
             target: None,
             details: serde_json::json!({"username": username, "password": "***"}),
@@ -132,6 +131,13 @@ mod tests {
     use super::*;
     use crate::testutil::*;
 
+    fn from(client_ip: &str) -> RequestOrigin {
+        RequestOrigin {
+            client_ip: client_ip.into(),
+            request_id: format!("req-{client_ip}"),
+        }
+    }
+
     fn repo_with_user(user: User, roles: Vec<gthulhu_domain::manager::Role>) -> MockRepository {
         let mut repo = MockRepository::new();
         let by_id = user.clone();
@@ -148,7 +154,7 @@ mod tests {
     }
 
     async fn login_with(repo: MockRepository, user: &str, pass: &str) -> ServiceResult<String> {
-        services(repo).login(user, pass, "10.0.0.1").await
+        services(repo).login(user, pass, &from("10.0.0.1")).await
     }
 
     fn login_repo(user: Option<User>) -> MockRepository {
@@ -168,7 +174,7 @@ mod tests {
         let uid = u.id.clone();
         repo.expect_get_user().with(eq(uid)).returning(move |_| Ok(u.clone()));
         let svc = services(repo);
-        let token = svc.login("alice", "pw", "10.0.0.1").await.unwrap();
+        let token = svc.login("alice", "pw", &from("10.0.0.1")).await.unwrap();
         let claims = svc.jwt.verify(&token).unwrap();
         assert!(claims.need_change_password);
         assert_eq!(claims.iss, "bss-api-server");
@@ -238,15 +244,16 @@ mod tests {
             Ok(())
         });
         let svc = services(repo);
-        svc.login("alice", "pw", "10.0.0.9").await.unwrap();
-        svc.login("alice", "bad", "10.0.0.9").await.unwrap_err();
-        svc.login("nobody", "pw", "10.0.0.9").await.unwrap_err();
+        svc.login("alice", "pw", &from("10.0.0.9")).await.unwrap();
+        svc.login("alice", "bad", &from("10.0.0.9")).await.unwrap_err();
+        svc.login("nobody", "pw", &from("10.0.0.9")).await.unwrap_err();
         let entries = entries.lock().unwrap();
         let summary: Vec<_> = entries.iter().map(|e| (e.user_id.clone(), e.status)).collect();
         assert_eq!(summary, vec![(Some(uid.clone()), 200), (Some(uid), 401), (None, 401)]);
         for e in entries.iter() {
             assert_eq!(e.action, "auth.login");
             assert_eq!(e.ip, "10.0.0.9");
+            assert_eq!(e.request_id, "req-10.0.0.9");
             assert_eq!(e.details["password"], "***");
         }
     }
@@ -259,11 +266,20 @@ mod tests {
         let too_many = Err(ServiceError::TooManyRequests(
             "too many login attempts, try again later".into(),
         ));
-        assert_eq!(svc.login("a", "x", "ip1").await, Err(unauthorized("user not found")));
-        assert_eq!(svc.login("b", "x", "ip1").await, Err(unauthorized("user not found")));
-        assert_eq!(svc.login("c", "x", "ip1").await, too_many);
-        assert_eq!(svc.login("a", "x", "ip2").await, Err(unauthorized("user not found")));
-        assert_eq!(svc.login("a", "x", "ip3").await, too_many);
+        assert_eq!(
+            svc.login("a", "x", &from("ip1")).await,
+            Err(unauthorized("user not found"))
+        );
+        assert_eq!(
+            svc.login("b", "x", &from("ip1")).await,
+            Err(unauthorized("user not found"))
+        );
+        assert_eq!(svc.login("c", "x", &from("ip1")).await, too_many);
+        assert_eq!(
+            svc.login("a", "x", &from("ip2")).await,
+            Err(unauthorized("user not found"))
+        );
+        assert_eq!(svc.login("a", "x", &from("ip3")).await, too_many);
     }
 
     #[tokio::test]

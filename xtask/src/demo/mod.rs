@@ -292,6 +292,7 @@ impl WorkDir {
     fn create(path: PathBuf) -> anyhow::Result<Self> {
         if path.exists() {
             // Left by a demo that was killed outright; its ports were free, so it is not running.
+            workload::remove_leftovers(&path)?;
             println!("removing the previous {}", shown(&path));
             fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
         }

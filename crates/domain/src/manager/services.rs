@@ -20,12 +20,20 @@ pub struct Caller {
     pub grants: Vec<RolePolicy>,
 }
 
+/// Where a request came from: the login rate limit and the audit log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestOrigin {
+    pub client_ip: String,
+    /// `X-Request-ID`, or the one generated for the request.
+    pub request_id: String,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuthService: Send + Sync {
     /// A signed JWT, or `Unauthorized` (`user not found`, `user is inactive`,
     /// `invalid password`), `Validation`, `TooManyRequests`.
-    async fn login(&self, username: &str, password: &str, client_ip: &str) -> ServiceResult<String>;
+    async fn login(&self, username: &str, password: &str, origin: &RequestOrigin) -> ServiceResult<String>;
     /// The middleware's steps 3-9 (manager.md 4.3): verify the token, load
     /// the user, gate on status, collect the grants for `permission_key`
     /// (`""` = any valid token).

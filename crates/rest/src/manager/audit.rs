@@ -55,6 +55,14 @@ pub(crate) fn client_ip(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
+/// The request's id (`X-Request-ID`, or the one generated for it).
+pub(crate) fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
 /// The entry for a finished request, when it is an authenticated
 /// `POST`/`PUT`/`DELETE`.
 pub(crate) fn entry_for(req: &HttpRequest, status: u16) -> Option<AuditEntry> {

@@ -159,17 +159,24 @@ async fn service_errors_keep_their_status_and_hide_internal_details() {
 #[actix_web::test]
 async fn login_passes_the_peer_address_and_maps_rate_limits() {
     let mut mocks = Mocks::default();
-    mocks
-        .auth
-        .expect_login()
-        .returning(|user, password, ip| match (user, password, ip) {
-            ("admin@example.com", "pw", "127.0.0.1") => Ok("jwt".into()),
+    mocks.auth.expect_login().returning(|user, password, origin| {
+        match (user, password, origin.client_ip.as_str(), origin.request_id.as_str()) {
+            ("admin@example.com", "pw", "127.0.0.1", "login-1") => Ok("jwt".into()),
             _ => Err(ServiceError::TooManyRequests("too many login attempts".into())),
-        });
+        }
+    });
     let app = mocks.spawn();
-    let body = Some(r#"{"username":"admin@example.com","password":"pw"}"#);
-    let (s, b) = app.send(reqwest::Method::POST, "/api/v1/auth/login", body).await;
-    assert_eq!((s, &b["data"]), (200, &json!({"token": "jwt"})));
+    let r = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .header("X-Request-ID", "login-1")
+        .body(r#"{"username":"admin@example.com","password":"pw"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["data"], json!({"token": "jwt"}));
     let (s, _) = app
         .send(reqwest::Method::POST, "/api/v1/auth/login", Some(r#"{"username":"x"}"#))
         .await;

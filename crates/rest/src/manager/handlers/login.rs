@@ -1,9 +1,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
+use gthulhu_domain::manager::RequestOrigin;
 
 use super::ok;
 use crate::ApiError;
 use crate::manager::ManagerApi;
-use crate::manager::audit::client_ip;
+use crate::manager::audit::{client_ip, request_id};
 use crate::manager::decode::read_body;
 use crate::manager::dto::{Envelope, ErrorBody, LoginRequest, TokenData};
 
@@ -24,6 +25,10 @@ pub(crate) async fn login(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = read_body(&req, payload, api.settings.max_body_bytes, &[]).await?;
-    let token = api.auth.login(&body.username, &body.password, &client_ip(&req)).await?;
+    let origin = RequestOrigin {
+        client_ip: client_ip(&req),
+        request_id: request_id(&req),
+    };
+    let token = api.auth.login(&body.username, &body.password, &origin).await?;
     Ok(ok(TokenData { token }))
 }
