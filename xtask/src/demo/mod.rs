@@ -6,6 +6,7 @@
 //! selected pods' PIDs, as the scheduler would poll them. Ctrl-C stops
 //! everything and removes what the demo created.
 
+mod leftovers;
 mod pods;
 mod services;
 mod workload;
@@ -60,6 +61,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.manager_port != args.dm_port,
         "--manager-port and --dm-port must differ"
     );
+    // A run killed outright leaves its services holding the ports.
+    leftovers::clean(&crate::workspace_root().join(".demo"))?;
     for (port, flag) in [(args.manager_port, "--manager-port"), (args.dm_port, "--dm-port")] {
         TcpListener::bind(("127.0.0.1", port)).with_context(|| {
             format!("127.0.0.1:{port} is not free (another demo running?); choose another with {flag}")
@@ -291,8 +294,7 @@ struct WorkDir(PathBuf);
 impl WorkDir {
     fn create(path: PathBuf) -> anyhow::Result<Self> {
         if path.exists() {
-            // Left by a demo that was killed outright; its ports were free, so it is not running.
-            workload::remove_leftovers(&path)?;
+            // Left by a demo that was killed outright (`run` stopped what it left running).
             println!("removing the previous {}", shown(&path));
             fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
         }

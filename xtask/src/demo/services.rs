@@ -92,7 +92,9 @@ impl Service {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         println!("{name}: pid {} on {base}", child.id());
-        Ok(Self { name, base, log, child })
+        let service = Self { name, base, log, child };
+        super::leftovers::record_process(&dir, service.child.id())?;
+        Ok(service)
     }
 
     /// Fails, with the end of the log, if the process has exited.

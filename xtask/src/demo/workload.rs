@@ -8,26 +8,23 @@
 //!
 //! Every process is a child of xtask and is killed and reaped on drop,
 //! before the cgroups it created are removed, so errors and Ctrl-C clean up
-//! too. The cgroups created are also listed in a file in the work directory,
-//! so the next run removes what a killed (SIGKILL) run left behind.
+//! too. Processes and cgroups are also recorded in the work directory
+//! (`leftovers`), so the next run removes what a killed run left behind.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use rustix::process::{Pid, Signal, geteuid, kill_process};
+use rustix::process::geteuid;
 
+use super::leftovers;
 use super::pods::DemoPod;
 
 /// Long enough for any demo session; a SIGKILLed xtask cannot reap its
 /// children, and this bounds how long they linger.
 const SLEEP_SECONDS: &str = "86400";
-
-/// Real cgroups this run created, one path per line, parents first.
-const CREATED_CGROUPS: &str = "workload-cgroups";
 
 /// Where the DM finds the processes.
 pub enum Roots {
@@ -43,8 +40,7 @@ pub struct Workload {
     processes: Vec<(usize, Child)>,
     /// Real cgroup directories this run created, parents first.
     created: Vec<PathBuf>,
-    /// `CREATED_CGROUPS` in the work directory.
-    created_list: PathBuf,
+    work_dir: PathBuf,
 }
 
 impl Workload {
@@ -64,7 +60,6 @@ impl Workload {
                 }
             }
         };
-        let created_list = work_dir.join(CREATED_CGROUPS);
         let mut workload = Self {
             roots: Roots::Fixture {
                 proc_root: work_dir.join("fixture/proc"),
@@ -72,7 +67,7 @@ impl Workload {
             },
             processes: Vec::new(),
             created: Vec::new(),
-            created_list,
+            work_dir: work_dir.to_path_buf(),
         };
         for (index, pod) in pods.iter().enumerate() {
             let child = Command::new("sleep")
@@ -82,6 +77,7 @@ impl Workload {
                 .context("starting `sleep`")?;
             let pid = child.id();
             workload.processes.push((index, child));
+            leftovers::record_process(work_dir, pid)?;
             let path = container_path(&pod.uid);
             match &hierarchy {
                 Some(hierarchy) => workload.join_real_cgroup(hierarchy, &path, pid)?,
@@ -112,14 +108,7 @@ impl Workload {
             if !dir.exists() {
                 fs::create_dir(&dir).with_context(|| format!("creating cgroup {}", dir.display()))?;
                 self.created.push(dir.clone());
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.created_list)
-                    .and_then(|mut f| writeln!(f, "{}", dir.display()))
-                    .with_context(|| {
-                        format!("recording cgroup {} in {}", dir.display(), self.created_list.display())
-                    })?;
+                leftovers::record_cgroup(&self.work_dir, &dir)?;
             }
         }
         let procs = dir.join("cgroup.procs");
@@ -138,60 +127,10 @@ impl Drop for Workload {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let removed = self.created.iter().rev().all(|dir| remove_cgroup(dir));
-        if removed {
-            let _ = fs::remove_file(&self.created_list);
+        for dir in self.created.iter().rev() {
+            leftovers::remove_cgroup(dir);
         }
     }
-}
-
-/// Removes a cgroup once the kernel has noticed its last process left;
-/// whether it is gone.
-fn remove_cgroup(dir: &Path) -> bool {
-    for _ in 0..50 {
-        if fs::remove_dir(dir).is_ok() || !dir.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    eprintln!("workload: could not remove cgroup {}", dir.display());
-    false
-}
-
-/// Kills the processes left in the cgroups a killed run listed in its work
-/// directory (only kubepods cgroups under `/sys/fs/cgroup`: the list is
-/// ours, but a kill is not to be trusted to a file), then removes them.
-/// Called before that directory is removed.
-pub fn remove_leftovers(work_dir: &Path) -> anyhow::Result<()> {
-    let created_list = &work_dir.join(CREATED_CGROUPS);
-    let Ok(text) = fs::read_to_string(created_list) else {
-        return Ok(());
-    };
-    let dirs: Vec<PathBuf> = text
-        .lines()
-        .map(PathBuf::from)
-        .filter(|dir| dir.starts_with("/sys/fs/cgroup") && dir.to_string_lossy().contains("/kubepods"))
-        .collect();
-    for dir in &dirs {
-        let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) else {
-            continue;
-        };
-        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            println!(
-                "workload: killing pid {pid} left in {} by an earlier run",
-                dir.display()
-            );
-            if let Some(pid) = Pid::from_raw(pid) {
-                let _ = kill_process(pid, Signal::KILL);
-            }
-        }
-    }
-    // A parent such as `kubepods.slice` may hold someone else's cgroups by
-    // now: it stays listed, and the next run tries again.
-    if dirs.iter().rev().all(|dir| remove_cgroup(dir)) {
-        fs::remove_file(created_list).with_context(|| format!("removing {}", created_list.display()))?;
-    }
-    Ok(())
 }
 
 /// A pod's container cgroup below the hierarchy root: a Guaranteed pod (no
@@ -296,13 +235,14 @@ mod tests {
         let work = tempfile::tempdir().unwrap();
         let uid = uuid::Uuid::new_v4().to_string();
         let mut sleeper = Command::new("sleep").arg("600").spawn().unwrap();
+        leftovers::record_process(work.path(), sleeper.id()).unwrap();
         let mut killed_run = Workload {
             roots: Roots::Host {
                 hierarchy: hierarchy.clone(),
             },
             processes: Vec::new(),
             created: Vec::new(),
-            created_list: work.path().join(CREATED_CGROUPS),
+            work_dir: work.path().to_path_buf(),
         };
         killed_run
             .join_real_cgroup(&hierarchy, &container_path(&uid), sleeper.id())
@@ -312,13 +252,10 @@ mod tests {
         // SIGKILL: no `Drop`.
         std::mem::forget(killed_run);
 
-        remove_leftovers(work.path()).unwrap();
+        leftovers::clean(work.path()).unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(sleeper.wait().unwrap().signal(), Some(9));
         assert!(created.iter().all(|dir| !dir.exists()), "{created:?} removed");
-        assert!(!work.path().join(CREATED_CGROUPS).exists());
-        // Nothing left: the next run starts at once.
-        remove_leftovers(work.path()).unwrap();
     }
 
     #[test]
