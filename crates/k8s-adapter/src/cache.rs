@@ -189,7 +189,7 @@ impl PodCache {
     /// different generations).
     pub fn query(&self, namespaces: &[String], selectors: &[Selector]) -> Vec<PodInfo> {
         let pods = self.read();
-        let matches = |p: &&PodInfo| is_schedulable(p) && in_namespaces(p, namespaces) && has_labels(p, selectors);
+        let matches = |p: &&PodInfo| p.is_schedulable() && p.matches(namespaces, selectors);
         let mut matched: Vec<PodInfo> = match pods.candidates(namespaces, selectors) {
             Some(uids) => uids
                 .into_iter()
@@ -227,21 +227,6 @@ impl PodCache {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Pods> {
         self.pods.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn is_schedulable(pod: &PodInfo) -> bool {
-    !pod.node_name.is_empty() && pod.phase != "Succeeded" && pod.phase != "Failed"
-}
-
-fn in_namespaces(pod: &PodInfo, namespaces: &[String]) -> bool {
-    namespaces.is_empty() || namespaces.contains(&pod.namespace)
-}
-
-fn has_labels(pod: &PodInfo, selectors: &[Selector]) -> bool {
-    selectors.iter().all(|s| match pod.labels.get(&s.key) {
-        Some(value) => s.value.is_empty() || *value == s.value,
-        None => false,
-    })
 }
 
 #[cfg(test)]

@@ -141,14 +141,17 @@ impl PodSink for MetaSink {
     }
 
     fn apply(&mut self, pod: Pod) {
-        if let Some(meta) = meta_of(&pod) {
-            let previous = self.shared.write().insert(meta.uid.clone(), meta.clone());
+        let Some(meta) = meta_of(&pod) else { return };
+        {
+            let mut held = self.shared.write();
             // Status churn leaves the metadata as it was: no reason to
-            // re-resolve the node's selectors.
-            if previous.as_ref() != Some(&meta) {
-                self.shared.bump();
+            // store it again or re-resolve the node's selectors.
+            if held.get(&meta.uid) == Some(&meta) {
+                return;
             }
+            held.insert(meta.uid.clone(), meta);
         }
+        self.shared.bump();
     }
 
     fn delete(&mut self, pod: Pod) {

@@ -45,7 +45,7 @@ pub use no_cluster::NoCluster;
 pub use node_status::NodeStatusBoard;
 pub use push_queue::PushQueue;
 pub use reconciler::{PassOutcome, PassReport, Reconciler, ReconcilerSettings, SkipReason};
-pub use strategies::{intent_for_pod, is_schedulable};
+pub use strategies::intent_for_pod;
 
 /// Tunables of the services (config keys of manager.md 15).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use gthulhu_domain::manager::{
     ClusterStatus, DecisionMakerAdapter, IntentChanges, IntentState, K8sAdapter, K8sError, ObjectId, PodEvent, PodInfo,
-    RepoError, Repository, ScheduleIntent, ScheduleStrategy, StrategySpec, now_ms,
+    RepoError, Repository, ScheduleIntent, ScheduleStrategy, now_ms,
 };
 use gthulhu_domain::merkle;
 use tokio::sync::{broadcast, watch};
@@ -32,7 +32,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::delivery::{NodePusher, callable, merkle_ordered};
 use crate::node_status::NodeStatusBoard;
 use crate::push_queue::PushQueue;
-use crate::strategies::{intent_for_pod, intent_pods, is_schedulable};
+use crate::strategies::{intent_for_pod, intent_pods};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReconcilerSettings {
@@ -164,16 +164,6 @@ fn refresh(strategy: &ScheduleStrategy, pods: &[&PodInfo], stored: Vec<ScheduleI
         changes.delete(gone);
     }
     changes
-}
-
-/// Pod matching of manager.md 9 steps 1-2, for one pod (the cache does the
-/// same for `query_pods`).
-fn selects(spec: &StrategySpec, pod: &PodInfo) -> bool {
-    (spec.k8s_namespaces.is_empty() || spec.k8s_namespaces.contains(&pod.namespace))
-        && spec.label_selectors.iter().all(|s| match pod.labels.get(&s.key) {
-            Some(value) => s.value.is_empty() || *value == s.value,
-            None => false,
-        })
 }
 
 /// The pods changed by a batch of events (last state wins; `None` =
@@ -370,11 +360,16 @@ impl Reconciler {
         let strategies = self.repo.list_strategies().await?;
         let pod_ids: Vec<String> = batch.pods.keys().cloned().collect();
         let mut stored = self.repo.list_intents_by_pods(&pod_ids).await?;
-        let live: Vec<&PodInfo> = batch.pods.values().flatten().filter(|p| is_schedulable(p)).collect();
+        let live: Vec<&PodInfo> = batch.pods.values().flatten().filter(|p| p.is_schedulable()).collect();
         let now = now_ms();
         let mut changes = Changes::default();
         for strategy in &strategies {
-            let selected: Vec<&PodInfo> = live.iter().copied().filter(|p| selects(&strategy.spec, p)).collect();
+            let spec = &strategy.spec;
+            let selected: Vec<&PodInfo> = live
+                .iter()
+                .copied()
+                .filter(|p| p.matches(&spec.k8s_namespaces, &spec.label_selectors))
+                .collect();
             let (own, rest): (Vec<_>, Vec<_>) = stored.into_iter().partition(|i| i.strategy_id == strategy.id);
             stored = rest;
             changes.absorb(refresh(strategy, &selected, own, now));
@@ -547,7 +542,7 @@ mod tests {
     use std::sync::Mutex;
 
     use gthulhu_domain::Selector;
-    use gthulhu_domain::manager::{MockK8sAdapter, ObjectId};
+    use gthulhu_domain::manager::{MockK8sAdapter, ObjectId, StrategySpec};
 
     use super::*;
     use crate::testutil::*;

@@ -24,17 +24,11 @@ fn not_found(action: &str) -> ServiceError {
     ))
 }
 
-/// Whether a matched pod gets an intent: it is scheduled on a node and has
-/// not finished (manager.md 9 step 4).
-pub fn is_schedulable(pod: &PodInfo) -> bool {
-    !pod.node_name.is_empty() && pod.phase != "Succeeded" && pod.phase != "Failed"
-}
-
 /// The pods of a match that get an intent: schedulable ones, each UID once.
 pub fn intent_pods<'a>(pods: impl IntoIterator<Item = &'a PodInfo>) -> Vec<&'a PodInfo> {
     let mut seen = HashSet::new();
     pods.into_iter()
-        .filter(|pod| is_schedulable(pod) && seen.insert(pod.uid.as_str()))
+        .filter(|pod| pod.is_schedulable() && seen.insert(pod.uid.as_str()))
         .collect()
 }
 

@@ -16,7 +16,7 @@ use gthulhu_domain::manager::{
 use gthulhu_domain::{DeleteIntents, Intent, Selector};
 use gthulhu_k8s_adapter::{PodCache, SlimPod};
 use gthulhu_manager_service::{
-    DeliverySettings, NodePusher, NodeStatusBoard, PassOutcome, Reconciler, ReconcilerSettings, is_schedulable,
+    DeliverySettings, NodePusher, NodeStatusBoard, PassOutcome, Reconciler, ReconcilerSettings,
 };
 use gthulhu_store_redb::RedbRepository;
 use tokio::runtime::Runtime;
@@ -123,16 +123,6 @@ fn strategy(s: usize, namespaces: usize) -> ScheduleStrategy {
         created_time: 1,
         updated_time: 1,
     }
-}
-
-/// The reconciler's own matching of one pod (`reconciler::selects`, private
-/// there; the same rules as `PodCache::query`).
-fn selects(spec: &StrategySpec, pod: &PodInfo) -> bool {
-    (spec.k8s_namespaces.is_empty() || spec.k8s_namespaces.contains(&pod.namespace))
-        && spec.label_selectors.iter().all(|s| match pod.labels.get(&s.key) {
-            Some(value) => s.value.is_empty() || *value == s.value,
-            None => false,
-        })
 }
 
 /// The cluster port over a synced `PodCache`, as `KubeAdapter` answers it
@@ -325,7 +315,10 @@ pub fn run(args: &ManagerArgs, runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
         let t = Instant::now();
         let selecting = strategies
             .iter()
-            .filter(|s| is_schedulable(&current) && selects(&s.spec, std::hint::black_box(&current)))
+            .filter(|s| {
+                let pod = std::hint::black_box(&current);
+                pod.is_schedulable() && pod.matches(&s.spec.k8s_namespaces, &s.spec.label_selectors)
+            })
             .count();
         match_samples.push(t.elapsed());
         checks += selecting;
