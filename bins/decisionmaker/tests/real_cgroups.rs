@@ -6,99 +6,12 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::Dm;
+use gthulhu_test_support::{CGROUP_ROOT, PodCgroup};
 use serde_json::{Value, json};
-
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
-
-/// A pod cgroup created for the test; children are killed and every
-/// directory it created is removed on drop, whatever happened.
-struct PodCgroup {
-    uid: String,
-    /// Directories created, outermost first.
-    created: Vec<PathBuf>,
-    procs_file: PathBuf,
-    children: Vec<Child>,
-}
-
-impl PodCgroup {
-    /// `layout` is the path below the hierarchy, `{uid_}`/`{uid}`/`{cid}` filled in.
-    fn create(hierarchy: &str, layout: &str) -> std::io::Result<Self> {
-        let uid = uuid();
-        let cid = format!("{:0>64}", uuid().replace('-', ""));
-        let rel = layout
-            .replace("{uid_}", &uid.replace('-', "_"))
-            .replace("{uid}", &uid)
-            .replace("{cid}", &cid);
-        let mut created = Vec::new();
-        let mut dir = Path::new(CGROUP_ROOT).join(hierarchy);
-        for part in rel.split('/') {
-            dir = dir.join(part);
-            if !dir.exists() {
-                fs::create_dir(&dir)?;
-                created.push(dir.clone());
-            }
-        }
-        Ok(Self {
-            uid,
-            created,
-            procs_file: dir.join("cgroup.procs"),
-            children: Vec::new(),
-        })
-    }
-
-    /// Starts `program` (any name, via a copy of `sleep`) inside the cgroup.
-    fn spawn(&mut self, program: &Path) -> u32 {
-        let child = Command::new(program)
-            .arg("600")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn child");
-        let pid = child.id();
-        fs::OpenOptions::new()
-            .write(true)
-            .open(&self.procs_file)
-            .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
-            .expect("move child into its cgroup");
-        self.children.push(child);
-        pid
-    }
-
-    fn kill(&mut self, pid: u32) {
-        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
-            let mut child = self.children.remove(i);
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PodCgroup {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for dir in self.created.iter().rev() {
-            for _ in 0..50 {
-                if fs::remove_dir(dir).is_ok() || !dir.exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-fn uuid() -> String {
-    let bytes: Vec<u8> = fs::read("/proc/sys/kernel/random/uuid").expect("kernel uuid");
-    String::from_utf8(bytes).unwrap().trim().to_string()
-}
 
 /// Why this machine cannot run the test, if it cannot.
 fn unsupported() -> Option<String> {
@@ -130,11 +43,15 @@ async fn real_processes_in_real_kubepods_cgroups_are_served() {
     // Pod A: cgroup v2, systemd driver, containerd. Pod B: cgroup v1
     // name=systemd hierarchy, cgroupfs driver, 64-hex container id.
     let mut pod_a = PodCgroup::create(
-        "unified",
+        &Path::new(CGROUP_ROOT).join("unified"),
         "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/cri-containerd-{cid}.scope",
     )
     .unwrap();
-    let mut pod_b = PodCgroup::create("systemd", "kubepods/besteffort/pod{uid}/{cid}").unwrap();
+    let mut pod_b = PodCgroup::create(
+        &Path::new(CGROUP_ROOT).join("systemd"),
+        "kubepods/besteffort/pod{uid}/{cid}",
+    )
+    .unwrap();
     let _a_pause = pod_a.spawn(&pause);
     let a1 = pod_a.spawn(&app);
     let a2 = pod_a.spawn(&sleep);

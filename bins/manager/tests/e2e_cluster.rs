@@ -11,12 +11,12 @@
 //! The DM binary must be built (`cargo test --workspace` builds it).
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gthulhu_fake_kube_apiserver::{FakeApiServer, node, pod};
+use gthulhu_test_support::{CGROUP_ROOT, PodCgroup, uuid};
 use serde_json::{Value, json};
 
 /// One fixed key pair for the Manager (user JWTs, and the public half it
@@ -24,7 +24,6 @@ use serde_json::{Value, json};
 const PRIVATE_KEY: &str = include_str!("../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
 const PUBLIC_KEY: &str = include_str!("../../../crates/dm-service/testdata/dm_pub.pem");
 
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// cgroup v2, systemd driver, containerd: what the DM's scanner parses.
 const POD_LAYOUT: &str =
     "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid_}.slice/cri-containerd-{cid}.scope";
@@ -39,13 +38,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn uuid() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/uuid")
-        .expect("kernel uuid")
-        .trim()
-        .to_string()
 }
 
 /// The cgroup v2 hierarchy: `unified` on a hybrid host, the root on a
@@ -82,92 +74,9 @@ fn dm_binary() -> PathBuf {
     dm
 }
 
-/// A pod's real cgroup with real `sleep` children. Children are killed and
-/// every directory it created is removed on drop, whatever happened.
-struct PodCgroup {
-    uid: String,
-    /// Directories created, outermost first.
-    created: Vec<PathBuf>,
-    procs_file: PathBuf,
-    children: Vec<Child>,
-}
-
-impl PodCgroup {
-    fn create() -> std::io::Result<Self> {
-        let uid = uuid();
-        let cid = format!("{:0>64}", uuid().replace('-', ""));
-        let rel = POD_LAYOUT
-            .replace("{uid_}", &uid.replace('-', "_"))
-            .replace("{cid}", &cid);
-        let root = v2_hierarchy().expect("checked by unsupported()");
-        let mut guard = Self {
-            uid,
-            created: Vec::new(),
-            procs_file: root.join(&rel).join("cgroup.procs"),
-            children: Vec::new(),
-        };
-        // Other tests create and remove the shared parents (`kubepods.slice`)
-        // concurrently: a parent vanishing under us means walking again.
-        let mut attempts = 0;
-        'walk: loop {
-            let mut dir = root.clone();
-            for part in rel.split('/') {
-                dir = dir.join(part);
-                if dir.exists() {
-                    continue;
-                }
-                match fs::create_dir(&dir) {
-                    // `guard` removes what it created, innermost first, on drop.
-                    Ok(()) => guard.created.push(dir.clone()),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => {
-                        attempts += 1;
-                        continue 'walk;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            return Ok(guard);
-        }
-    }
-
-    /// Starts `sleep 600` and moves it into the cgroup; returns its PID.
-    fn spawn_sleep(&mut self) -> u32 {
-        let child = Command::new("sleep")
-            .arg("600")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn sleep");
-        let pid = child.id();
-        self.children.push(child);
-        fs::OpenOptions::new()
-            .write(true)
-            .open(&self.procs_file)
-            .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
-            .expect("move sleep into its pod cgroup");
-        pid
-    }
-
-    fn pids(&self) -> Vec<u32> {
-        self.children.iter().map(Child::id).collect()
-    }
-}
-
-impl Drop for PodCgroup {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for dir in self.created.iter().rev() {
-            for _ in 0..50 {
-                if fs::remove_dir(dir).is_ok() || !dir.exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+/// A pod's real cgroup (v2, `POD_LAYOUT`) for the real `sleep`s of a pod.
+fn pod_cgroup() -> std::io::Result<PodCgroup> {
+    PodCgroup::create(&v2_hierarchy().expect("checked by unsupported()"), POD_LAYOUT)
 }
 
 /// A child process whose output goes to a log file; killed on drop, and
@@ -457,13 +366,13 @@ async fn strategies_reach_each_nodes_decision_maker_and_follow_the_cluster() {
     // Real processes: two web pods on node-a, one on node-b. Every DM scans
     // the same machine, so node-a's DM sees web-3's process too and must
     // still not serve it (intents are per node).
-    let mut web1 = PodCgroup::create().expect("create pod cgroup");
-    let mut web2 = PodCgroup::create().expect("create pod cgroup");
-    let mut web3 = PodCgroup::create().expect("create pod cgroup");
-    web1.spawn_sleep();
-    web1.spawn_sleep();
-    web2.spawn_sleep();
-    web3.spawn_sleep();
+    let mut web1 = pod_cgroup().expect("create pod cgroup");
+    let mut web2 = pod_cgroup().expect("create pod cgroup");
+    let mut web3 = pod_cgroup().expect("create pod cgroup");
+    web1.spawn(Path::new("sleep"));
+    web1.spawn(Path::new("sleep"));
+    web2.spawn(Path::new("sleep"));
+    web3.spawn(Path::new("sleep"));
 
     // The cluster.
     let fake = FakeApiServer::start().await.expect("start the fake API server");
