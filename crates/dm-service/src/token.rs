@@ -63,7 +63,10 @@ impl RsaTokenService {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = false;
-        validation.required_spec_claims.clear();
+        // Decision: `exp` is required (upstream accepted a token without one,
+        // which never expires). `iss` stays unchecked: upstream Managers sign
+        // with their own issuer and the shared key (decision-maker.md 3.2).
+        validation.required_spec_claims = ["exp".to_string()].into_iter().collect();
         let ttl_hours = if ttl_hours <= 0 {
             tracing::warn!(ttl_hours, "token.token_duration_hr must be positive; using 24");
             DEFAULT_TTL_HOURS

@@ -9,6 +9,7 @@ use gthulhu_domain::manager::{
 use crate::ManagerServices;
 use crate::audit::http_status;
 use crate::passwords;
+use crate::rate_limit::Admission;
 
 fn unauthorized(message: &str) -> ServiceError {
     ServiceError::Unauthorized(message.into())
@@ -27,13 +28,17 @@ impl ManagerServices {
                 None,
             );
         }
-        if !self.login_limiter.admit(client_ip, username) {
-            return (
-                Err(ServiceError::TooManyRequests(
-                    "too many login attempts, try again later".into(),
-                )),
-                None,
-            );
+        match self.login_limiter.admit(client_ip, username) {
+            Admission::Refused => {
+                return (
+                    Err(ServiceError::TooManyRequests(
+                        "too many login attempts, try again later".into(),
+                    )),
+                    None,
+                );
+            }
+            Admission::Proceed(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Admission::Proceed(_) => {}
         }
         let user = match self.repo.get_user_by_username(username).await {
             Ok(user) => user,
@@ -258,8 +263,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn login_is_rate_limited_per_ip_and_username() {
+    #[tokio::test(start_paused = true)]
+    async fn login_is_refused_per_ip_and_slowed_per_username() {
         let mut repo = login_repo(None);
         repo.expect_insert_audit().returning(|_| Ok(()));
         let svc = services_with(repo, |s| s.login_rate_per_min = 2);
@@ -279,7 +284,28 @@ mod tests {
             svc.login("a", "x", &from("ip2")).await,
             Err(unauthorized("user not found"))
         );
-        assert_eq!(svc.login("a", "x", &from("ip3")).await, too_many);
+        // The name is over its limit: slowed down, not refused.
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            svc.login("a", "x", &from("ip3")).await,
+            Err(unauthorized("user not found"))
+        );
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    }
+
+    /// Issue 9: ten wrong passwords from ten addresses locked the real user
+    /// out (429) for a minute, on demand.
+    #[tokio::test(start_paused = true)]
+    async fn wrong_passwords_from_many_addresses_do_not_lock_the_owner_out() {
+        let u = user_with_password("admin@example.com", "right", UserStatus::Active).await;
+        let svc = services(login_repo(Some(u)));
+        for i in 0..10 {
+            let attempt = svc
+                .login("admin@example.com", "wrong", &from(&format!("10.0.0.{i}")))
+                .await;
+            assert_eq!(attempt, Err(unauthorized("invalid password")));
+        }
+        assert!(svc.login("admin@example.com", "right", &from("10.0.1.1")).await.is_ok());
     }
 
     #[tokio::test]

@@ -83,8 +83,11 @@ impl JwtKeys {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = false;
-        // `exp` and `nbf` are checked when present (as upstream), not required.
-        validation.required_spec_claims.clear();
+        // Decision: `exp` is required (upstream accepted a token without one,
+        // which never expires) and `iss` must be ours, so a DM token signed
+        // with a shared key is not a Manager login. `nbf` is checked when present.
+        validation.required_spec_claims = ["exp", "iss"].map(String::from).into_iter().collect();
+        validation.set_issuer(&[TOKEN_ISSUER]);
         Ok(Self {
             public_key,
             encoding,
@@ -182,7 +185,7 @@ mod tests {
     fn accepts_rs384_and_rs512_only() {
         let keys = test_keys();
         let now = now_unix();
-        let claims = serde_json::json!({"uid":"65f0c1d2e3f4a5b6c7d8e9f0","exp":now + 60,"nbf":now});
+        let claims = serde_json::json!({"uid":"65f0c1d2e3f4a5b6c7d8e9f0","iss":TOKEN_ISSUER,"exp":now + 60,"nbf":now});
         assert!(keys.verify(&sign_with(Algorithm::RS384, &claims)).is_some());
         assert!(keys.verify(&sign_with(Algorithm::RS512, &claims)).is_some());
         assert!(keys.verify(&sign_with(Algorithm::PS256, &claims)).is_none());
@@ -193,6 +196,24 @@ mod tests {
         )
         .unwrap();
         assert!(keys.verify(&hs).is_none());
+    }
+
+    /// Issue 9: a key holder could mint a login that never expires, or pass
+    /// a DM token (another issuer, same shared key) as a Manager login.
+    #[test]
+    fn exp_is_required_and_iss_must_be_ours() {
+        let keys = test_keys();
+        let now = now_unix();
+        let uid = "65f0c1d2e3f4a5b6c7d8e9f0";
+        let valid = serde_json::json!({"uid":uid,"iss":TOKEN_ISSUER,"exp":now + 60});
+        assert!(keys.verify(&sign_with(Algorithm::RS256, &valid)).is_some());
+        for claims in [
+            serde_json::json!({"uid":uid,"iss":TOKEN_ISSUER,"nbf":now}),
+            serde_json::json!({"uid":uid,"exp":now + 60}),
+            serde_json::json!({"uid":uid,"iss":"decision-maker-service","exp":now + 60}),
+        ] {
+            assert!(keys.verify(&sign_with(Algorithm::RS256, &claims)).is_none(), "{claims}");
+        }
     }
 
     #[test]

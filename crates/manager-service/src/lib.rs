@@ -8,6 +8,7 @@
 //! `K8sAdapter`, `DecisionMakerAdapter`); the REST layer calls the domain's
 //! service traits, all implemented by [`ManagerServices`].
 
+mod admin_guard;
 mod audit;
 mod auth;
 mod bootstrap;
@@ -52,8 +53,9 @@ pub use strategies::intent_for_pod;
 pub struct ServiceSettings {
     /// Lifetime of a login token, seconds.
     pub token_ttl_s: i64,
-    /// Login attempts allowed per minute, per client IP and per username
-    /// (each). 0 disables the limit.
+    /// Login attempts allowed per minute per client IP (refused beyond);
+    /// per username, attempts beyond it are slowed down, never refused.
+    /// 0 disables both.
     pub login_rate_per_min: u32,
     /// bcrypt cost for new hashes (4..=31).
     pub bcrypt_cost: u32,

@@ -8,6 +8,7 @@ use gthulhu_domain::manager::{
 };
 
 use crate::ManagerServices;
+use crate::admin_guard::Proposed;
 use crate::validation;
 
 pub(crate) const ADMIN_ROLE: &str = "admin";
@@ -77,6 +78,7 @@ impl RoleService for ManagerServices {
         }
         if let Some(policies) = change.policies {
             role.policies = policies;
+            self.keep_an_administrator(Proposed::Role(&role)).await?;
         }
         role.updater_id = caller.user.id.clone();
         role.updated_time = now_ms();
@@ -249,6 +251,9 @@ mod tests {
         let admin_role = role("admin", vec![]);
         let ops = role("ops", vec![]);
         let mut repo = serving(vec![admin_role.clone(), ops.clone()]);
+        // Nobody holds a guarded key: the last-administrator guard lets it be.
+        repo.expect_list_users().returning(|| Ok(vec![]));
+        repo.expect_list_roles().returning(|| Ok(vec![]));
         repo.expect_update_role().returning(|r| {
             if r.name == "taken" {
                 Err(RepoError::Conflict("name".into()))

@@ -6,6 +6,7 @@ use gthulhu_domain::manager::{
 };
 
 use crate::ManagerServices;
+use crate::admin_guard::Proposed;
 use crate::{passwords, scope, validation};
 
 fn user_not_found() -> ServiceError {
@@ -65,6 +66,13 @@ impl UserService for ManagerServices {
         let id = validation::parse_id(user_id, "invalid user ID")?;
         validation::new_password("newPassword", new_password)?;
         Self::check_target(caller, &id)?;
+        // Issue 9: a stolen session must not be able to take the account over
+        // for good; changing one's own password needs the current one.
+        if id == caller.user.id {
+            return Err(ServiceError::Forbidden(
+                "use PUT /api/v1/users/self/password, with the current password, to change your own password".into(),
+            ));
+        }
         let mut user = self.get_user_or_404(&id).await?;
         user.password_hash = self.passwords.hash(new_password).await?;
         // An inactive user stays inactive: a reset must not reactivate them.
@@ -87,6 +95,7 @@ impl UserService for ManagerServices {
         let status = status.map(validation::user_status).transpose()?;
         Self::check_target(caller, &id)?;
         let mut user = self.get_user_or_404(&id).await?;
+        let guarded = roles.is_some() || status == Some(UserStatus::Inactive);
         if let Some(mut names) = roles {
             let mut seen = std::collections::HashSet::new();
             names.retain(|name| seen.insert(name.clone()));
@@ -98,6 +107,9 @@ impl UserService for ManagerServices {
         }
         if let Some(status) = status {
             user.status = status;
+        }
+        if guarded {
+            self.keep_an_administrator(Proposed::User(&user)).await?;
         }
         user.updater_id = caller.user.id.clone();
         user.updated_time = now_ms();
@@ -247,6 +259,9 @@ mod tests {
                 .map(|n| role(n, vec![]))
                 .collect())
         });
+        // Nobody holds a guarded key: the last-administrator guard lets it be.
+        repo.expect_list_users().returning(|| Ok(vec![]));
+        repo.expect_list_roles().returning(|| Ok(vec![]));
         let saved = capture_updates(&mut repo);
         let svc = services(repo);
         let id = target.id.to_string();
@@ -284,6 +299,49 @@ mod tests {
             Err(ServiceError::Forbidden("forbidden".into()))
         );
         assert!(saved.lock().unwrap().is_empty());
+    }
+
+    /// Issue 9: the only administrator removed its own roles and nothing
+    /// could grant them back.
+    #[tokio::test]
+    async fn the_last_administrator_keeps_its_grants() {
+        let admin_role = role("admin", vec![policy("user.permission.update", false, "")]);
+        let last = user("root", UserStatus::Active, &["admin"]);
+        let other = user("bob", UserStatus::Active, &[]);
+        let me = caller(vec![policy("user.permission.update", false, "")]);
+        let mut repo = serving(last.clone());
+        let (users, roles) = (vec![last.clone(), other], vec![admin_role.clone()]);
+        repo.expect_list_users().returning(move || Ok(users.clone()));
+        repo.expect_list_roles().returning(move || Ok(roles.clone()));
+        repo.expect_get_roles_by_names().returning(move |names| {
+            Ok(vec![admin_role.clone()]
+                .into_iter()
+                .filter(|r| names.contains(&r.name))
+                .collect())
+        });
+        let saved = capture_updates(&mut repo);
+        let svc = services(repo);
+        let id = last.id.to_string();
+        let refused = Err(ServiceError::Conflict(
+            "the last active user holding user.permission.update cannot lose it".into(),
+        ));
+        assert_eq!(svc.update_permissions(&me, &id, Some(vec![]), None).await, refused);
+        assert_eq!(svc.update_permissions(&me, &id, None, Some(2)).await, refused);
+        // Keeping the role, or a status that can still log in, is fine.
+        svc.update_permissions(&me, &id, Some(vec!["admin".into()]), Some(3))
+            .await
+            .unwrap();
+        assert_eq!(saved.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn resetting_ones_own_password_needs_the_current_one() {
+        let me = caller(vec![policy("user.password.reset", false, "")]);
+        let svc = services(serving(me.user.clone()));
+        assert!(matches!(
+            svc.reset_password(&me, &me.user.id.to_string(), "taken-over").await,
+            Err(ServiceError::Forbidden(_))
+        ));
     }
 
     #[tokio::test]

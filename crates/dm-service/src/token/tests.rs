@@ -115,6 +115,17 @@ fn verify_accepts_rs_family_and_rejects_forgeries() {
     assert!(s.verify(&none).is_err());
 }
 
+/// Issue 9: a key holder could mint a token that never expires.
+#[test]
+fn a_token_without_exp_is_refused() {
+    let s = service();
+    let own = EncodingKey::from_rsa_pem(KEY_PKCS1.as_bytes()).unwrap();
+    let now = now_unix();
+    let no_exp = serde_json::json!({"client_id":"c","iss":DM_TOKEN_ISSUER,"sub":"c","nbf":now,"iat":now});
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &no_exp, &own).unwrap();
+    assert!(matches!(s.verify(&token), Err(AuthError::InvalidToken(_))));
+}
+
 #[test]
 fn a_token_is_valid_through_its_advertised_expiry_second() {
     let s = service();
