@@ -1,19 +1,19 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use gthulhu_domain::comm_regex::{self, MAX_DISTINCT_PER_SET, MAX_INTENTS_PER_SET};
 use gthulhu_domain::merkle;
 use gthulhu_domain::{DeleteIntents, DmError, Intent};
 use parking_lot::Mutex;
-use regex::Regex;
-
-use crate::regex_rules;
+use regex::bytes::Regex;
 
 /// One consistent view of the intent set: readers never see a list whose
 /// root or regexes belong to another version.
 pub struct IntentState {
     pub intents: Vec<Intent>,
     /// One per intent, `None` for an empty regex (matches everything).
+    /// Intents sharing a pattern share one compiled program.
     pub regexes: Vec<Option<Regex>>,
     pub root: String,
     /// `(podId, pid)` pairs suppressed by `DELETE {"podId","pid"}`.
@@ -52,19 +52,47 @@ impl IntentStore {
         self.state.load_full()
     }
 
-    /// Validates every regex first, so an invalid set is never stored.
+    /// Validates the set and every regex first, so an invalid set is never
+    /// stored. Each distinct pattern is compiled once, and a pattern the
+    /// current set already has is reused, so a push costs what changed.
     pub fn replace(&self, intents: Vec<Intent>) -> Result<(), DmError> {
-        let regexes = intents
+        if intents.len() > MAX_INTENTS_PER_SET {
+            return Err(DmError::Validation(format!(
+                "intents: at most {MAX_INTENTS_PER_SET} intents per node (got {})",
+                intents.len()
+            )));
+        }
+        let current = self.load();
+        let previous: HashMap<&str, &Option<Regex>> = current
+            .intents
             .iter()
-            .enumerate()
-            .map(|(i, intent)| {
-                regex_rules::compile(&intent.command_regex).map_err(|detail| {
+            .map(|intent| intent.command_regex.as_str())
+            .zip(&current.regexes)
+            .collect();
+        let mut compiled: HashMap<&str, Option<Regex>> = HashMap::new();
+        let mut regexes = Vec::with_capacity(intents.len());
+        for (i, intent) in intents.iter().enumerate() {
+            let pattern = intent.command_regex.as_str();
+            if let Some(regex) = compiled.get(pattern) {
+                regexes.push(regex.clone());
+                continue;
+            }
+            if compiled.len() >= MAX_DISTINCT_PER_SET {
+                return Err(DmError::Validation(format!(
+                    "intents: at most {MAX_DISTINCT_PER_SET} distinct commandRegex values per node"
+                )));
+            }
+            let regex = match previous.get(pattern) {
+                Some(reused) => (*reused).clone(),
+                None => comm_regex::compile(pattern).map_err(|detail| {
                     DmError::Validation(format!(
                         "intents[{i}].commandRegex: invalid regular expression: {detail}"
                     ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+                })?,
+            };
+            compiled.insert(pattern, regex.clone());
+            regexes.push(regex);
+        }
         let root = merkle::root(&intents);
         let _guard = self.write_lock.lock();
         self.state.store(Arc::new(IntentState {
@@ -153,6 +181,40 @@ mod tests {
         );
         assert_eq!(store.load().root, before);
         assert_eq!(store.load().intents.len(), 1);
+    }
+
+    /// Issue 9: 3,000 hostile regexes took the DM to 3.4 GB; 1,000 identical
+    /// ones to 1 GB (each compiled again).
+    #[test]
+    fn sets_are_bounded_and_shared_patterns_compile_once() {
+        let store = IntentStore::default();
+        let shared: Vec<_> = (0..3000).map(|i| intent(&format!("p{i}"), r"\w{20}N")).collect();
+        store.replace(shared).unwrap();
+        assert_eq!(store.load().regexes.iter().flatten().count(), 3000);
+
+        let distinct: Vec<_> = (0..3000)
+            .map(|i| intent(&format!("p{i}"), &format!(r"\w{{20}}N{i}")))
+            .collect();
+        assert_eq!(
+            store.replace(distinct).unwrap_err(),
+            DmError::Validation(format!(
+                "intents: at most {MAX_DISTINCT_PER_SET} distinct commandRegex values per node"
+            ))
+        );
+        let too_many = vec![intent("p", ""); MAX_INTENTS_PER_SET + 1];
+        assert_eq!(
+            store.replace(too_many).unwrap_err(),
+            DmError::Validation(format!(
+                "intents: at most {MAX_INTENTS_PER_SET} intents per node (got {})",
+                MAX_INTENTS_PER_SET + 1
+            ))
+        );
+        let unicode = store.replace(vec![intent("p", r"\pL{8}")]).unwrap_err();
+        assert!(
+            matches!(&unicode, DmError::Validation(m) if m.ends_with("exceeds size limit of 65536 bytes.")),
+            "{unicode:?}"
+        );
+        assert_eq!(store.load().intents.len(), 3000);
     }
 
     #[test]

@@ -7,7 +7,6 @@ mod decision_maker;
 mod intent_store;
 mod metrics_store;
 mod no_pod_metadata;
-mod regex_rules;
 mod resolver;
 mod template_store;
 mod token;

@@ -3,14 +3,14 @@
 //! legacy-bss.md 10.5).
 
 use gthulhu_domain::{LegacyPriority, PodMetadataSource, ProcessInfo, ProcessSnapshot, SchedulingDecision, Selector};
-use regex::Regex;
+use regex::bytes::Regex;
 
 use crate::decision_maker::LegacyPriorityMap;
 use crate::intent_store::IntentState;
 use crate::template_store::CompiledTemplate;
 
 fn selected(process: &ProcessInfo, regex: Option<&Regex>) -> bool {
-    !process.is_pause() && regex.is_none_or(|r| r.is_match(&process.comm))
+    !process.is_pause() && regex.is_none_or(|r| r.is_match(process.comm.as_bytes()))
 }
 
 fn label_matches(labels: &std::collections::BTreeMap<String, String>, selector: &Selector) -> bool {

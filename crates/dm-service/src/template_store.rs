@@ -1,10 +1,9 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use gthulhu_domain::comm_regex;
 use gthulhu_domain::{DmError, StrategyTemplate};
-use regex::Regex;
-
-use crate::regex_rules;
+use regex::bytes::Regex;
 
 /// A validated legacy template with its regex compiled once.
 pub struct CompiledTemplate {
@@ -38,7 +37,7 @@ impl TemplateStore {
                         "strategies[{i}].selectors[{j}].key is required"
                     )));
                 }
-                let regex = regex_rules::compile(&template.command_regex).map_err(|detail| {
+                let regex = comm_regex::compile(&template.command_regex).map_err(|detail| {
                     DmError::Validation(format!(
                         "strategies[{i}].command_regex: invalid regular expression: {detail}"
                     ))

@@ -3,6 +3,7 @@
 //! (proc scanner, Kubernetes adapter, REST layer, binaries) implement or
 //! depend on. Nothing here knows about HTTP, `/proc` or Kubernetes clients.
 
+pub mod comm_regex;
 pub mod decision;
 pub mod error;
 pub mod intent;

@@ -2,14 +2,11 @@
 //! failure is a 422 whose message names the field.
 
 use gthulhu_domain::Selector;
+use gthulhu_domain::comm_regex::{self, MAX_PATTERN_BYTES};
 use gthulhu_domain::manager::{ObjectId, PERMISSIONS, RolePolicy, ServiceError, StrategySpec, UserStatus};
 
 use crate::passwords::MAX_PASSWORD_BYTES;
 
-const MAX_REGEX_BYTES: usize = 1024;
-/// Compiled-program budget for a user-supplied regex: generous for real
-/// `comm` patterns, small enough that `a{1000}{1000}` is refused.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 const MAX_PRIORITY: i64 = 20;
 const MAX_EXECUTION_TIME_NS: i64 = 1_000_000_000;
 const MAX_STRATEGY_NAMESPACE_BYTES: usize = 253;
@@ -141,14 +138,15 @@ pub(crate) fn strategy_spec(mut spec: StrategySpec) -> Result<StrategySpec, Serv
     Ok(spec)
 }
 
+/// The DM's own rules (`comm_regex`), so a user gets the error at create
+/// time rather than every push failing at the DM.
 fn command_regex(pattern: &str) -> Result<(), ServiceError> {
-    if pattern.len() > MAX_REGEX_BYTES {
-        return Err(invalid(format!("commandRegex must be at most {MAX_REGEX_BYTES} bytes")));
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(invalid(format!(
+            "commandRegex must be at most {MAX_PATTERN_BYTES} bytes"
+        )));
     }
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
+    comm_regex::compile(pattern)
         .map(drop)
         .map_err(|e| invalid(format!("commandRegex: invalid regular expression: {e}")))
 }
@@ -272,6 +270,11 @@ mod tests {
         );
         assert!(err(with(|s| s.command_regex = "(".into())).starts_with("commandRegex: invalid regular expression: "));
         assert!(err(with(|s| s.command_regex = "a{1000}{1000}".into())).starts_with("commandRegex: invalid"));
+        // Over the DM's compiled-size limit: refused here, not at every push.
+        assert_eq!(
+            err(with(|s| s.command_regex = r"\pL{8}".into())),
+            "commandRegex: invalid regular expression: Compiled regex exceeds size limit of 65536 bytes."
+        );
         assert_eq!(
             err(with(|s| s.command_regex = "a".repeat(1025))),
             "commandRegex must be at most 1024 bytes"

@@ -180,10 +180,30 @@ async fn index_changes_reach_the_poll_without_a_scan_in_the_request() {
 #[tokio::test]
 async fn a_sixteen_mib_intent_set_is_accepted() {
     let app = spawn_app(Options::default()).await;
-    let one = r#"{"podName":"p","podID":"00000000-0000-0000-0000-000000000000","nodeID":"node","k8sNamespace":"ns","podLabels":{"app":"x"}}"#;
+    // Under the per-node intent limit (issue 9): large intents, not many.
+    let one = format!(
+        r#"{{"podName":"{}","podID":"00000000-0000-0000-0000-000000000000","nodeID":"node","k8sNamespace":"ns","podLabels":{{"app":"x"}}}}"#,
+        "p".repeat(300)
+    );
+    let one = one.as_str();
     let n = (15 << 20) / one.len();
     let body = format!(r#"{{"intents":[{}]}}"#, vec![one; n].join(","));
     assert!(body.len() > 14 << 20);
     let (status, _) = app.call(Method::POST, "/api/v1/intents", Some(&body)).await;
     assert_eq!(status, 200);
+}
+
+/// Issue 9: the 16 MiB cap admitted ~400,000 intents in one set.
+#[tokio::test]
+async fn an_intent_set_over_the_per_node_limit_is_refused() {
+    let app = spawn_app(Options::default()).await;
+    let one = r#"{"podName":"p","podID":"00000000-0000-0000-0000-000000000000","nodeID":"node"}"#;
+    let limit = gthulhu_domain::comm_regex::MAX_INTENTS_PER_SET;
+    let body = format!(r#"{{"intents":[{}]}}"#, vec![one; limit + 1].join(","));
+    let (status, reply) = app.call(Method::POST, "/api/v1/intents", Some(&body)).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        reply["error"],
+        format!("intents: at most {limit} intents per node (got {})", limit + 1)
+    );
 }
