@@ -6,6 +6,10 @@
 //! gthulhu_repo_conformance::repository_conformance_tests!(fresh());
 //! ```
 //!
+//! A factory without its backend (no database configured) yields
+//! `Err(Missing::Required(reason))`: the check says `SKIPPED <reason>`
+//! locally and fails under CI.
+//!
 //! The expansion holds one `#[tokio::test]` per check, so the calling crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 
@@ -13,6 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use gthulhu_domain::manager::Repository;
+use gthulhu_test_support::precondition;
 
 pub mod checks;
 pub mod fixtures;
@@ -20,25 +25,46 @@ pub mod fixtures;
 /// What a backend's factory yields for one check: the repository, plus
 /// whatever must outlive the check (a temporary directory, a container).
 pub trait Fixture {
-    /// `None` skips the check (the factory says why, e.g. no database).
-    fn repository(&self) -> Option<Arc<dyn Repository>>;
+    /// `Err` skips the check, or fails it under CI (see [`Missing`]).
+    fn repository(&self) -> Result<Arc<dyn Repository>, &Missing>;
 }
 
-impl Fixture for Arc<dyn Repository> {
-    fn repository(&self) -> Option<Arc<dyn Repository>> {
-        Some(Arc::clone(self))
+/// Why a factory has no repository for a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// A precondition CI provides (e.g. `MONGODB_URI`): the check is
+    /// skipped locally and fails under CI.
+    Required(String),
+    /// Extra coverage CI does not provide (e.g. a Docker engine): the
+    /// check is skipped everywhere.
+    Optional(String),
+}
+
+impl Missing {
+    /// Says why the test did not run; fails it when CI should have run it.
+    pub fn report(&self) {
+        match self {
+            Self::Required(reason) => precondition::skip_or_fail(reason),
+            Self::Optional(reason) => precondition::skip(reason),
+        }
     }
 }
 
-impl<F: Fixture> Fixture for Option<F> {
-    fn repository(&self) -> Option<Arc<dyn Repository>> {
-        self.as_ref().and_then(Fixture::repository)
+impl Fixture for Arc<dyn Repository> {
+    fn repository(&self) -> Result<Arc<dyn Repository>, &Missing> {
+        Ok(Arc::clone(self))
+    }
+}
+
+impl<F: Fixture> Fixture for Result<F, Missing> {
+    fn repository(&self) -> Result<Arc<dyn Repository>, &Missing> {
+        self.as_ref()?.repository()
     }
 }
 
 /// The second element is kept alive until the check has finished.
 impl<F: Fixture, G> Fixture for (F, G) {
-    fn repository(&self) -> Option<Arc<dyn Repository>> {
+    fn repository(&self) -> Result<Arc<dyn Repository>, &Missing> {
         self.0.repository()
     }
 }
@@ -50,8 +76,9 @@ where
     C: FnOnce(Arc<dyn Repository>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    if let Some(repo) = fixture.repository() {
-        check(repo).await;
+    match fixture.repository() {
+        Ok(repo) => check(repo).await,
+        Err(missing) => missing.report(),
     }
     drop(fixture);
 }

@@ -3,10 +3,11 @@
 //! `schedule_strategies`, `schedule_intents`, `audit_logs` and
 //! `schema_migrations`.
 
-mod docs;
+mod connection;
 mod error;
-mod repo;
+mod repository;
+mod session;
 mod settings;
 
-pub use repo::MongoRepository;
+pub use connection::MongoRepository;
 pub use settings::{MongoSettings, connection_uri, redacted};

@@ -9,12 +9,13 @@ mod against_mongodb_uri {
     use std::sync::Arc;
 
     use gthulhu_domain::manager::Repository;
+    use gthulhu_repo_conformance::Missing;
 
     use super::common;
 
-    async fn fresh() -> Option<Arc<dyn Repository>> {
+    async fn fresh() -> Result<Arc<dyn Repository>, Missing> {
         let uri = common::env_uri()?;
-        Some(Arc::new(common::fresh_repo(&uri).await))
+        Ok(Arc::new(common::fresh_repo(&uri).await))
     }
 
     gthulhu_repo_conformance::repository_conformance_tests!(fresh());
@@ -24,17 +25,16 @@ mod against_docker_standalone {
     use std::sync::Arc;
 
     use gthulhu_domain::manager::Repository;
+    use gthulhu_repo_conformance::Missing;
     use testcontainers_modules::mongo::Mongo;
     use testcontainers_modules::testcontainers::ContainerAsync;
 
     use super::common;
 
-    async fn fresh() -> Option<(Arc<dyn Repository>, ContainerAsync<Mongo>)> {
-        if !common::docker_available() {
-            return None;
-        }
+    async fn fresh() -> Result<(Arc<dyn Repository>, ContainerAsync<Mongo>), Missing> {
+        common::docker()?;
         let (container, uri) = common::start_container(false).await;
-        Some((Arc::new(common::fresh_repo(&uri).await), container))
+        Ok((Arc::new(common::fresh_repo(&uri).await), container))
     }
 
     gthulhu_repo_conformance::repository_conformance_tests!(fresh());
@@ -44,22 +44,21 @@ mod against_docker_replica_set {
     use std::sync::Arc;
 
     use gthulhu_domain::manager::Repository;
+    use gthulhu_repo_conformance::Missing;
     use testcontainers_modules::mongo::Mongo;
     use testcontainers_modules::testcontainers::ContainerAsync;
 
     use super::common;
 
-    async fn fresh() -> Option<(Arc<dyn Repository>, ContainerAsync<Mongo>)> {
-        if !common::docker_available() {
-            return None;
-        }
+    async fn fresh() -> Result<(Arc<dyn Repository>, ContainerAsync<Mongo>), Missing> {
+        common::docker()?;
         let (container, uri) = common::start_container(true).await;
         let repo = common::fresh_repo(&uri).await;
         assert!(
             repo.uses_transactions(),
             "a replica set runs multi-document writes in transactions"
         );
-        Some((Arc::new(repo), container))
+        Ok((Arc::new(repo), container))
     }
 
     gthulhu_repo_conformance::repository_conformance_tests!(fresh());

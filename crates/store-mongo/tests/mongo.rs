@@ -524,8 +524,9 @@ macro_rules! env_tests {
         $(
             #[tokio::test]
             async fn $scenario() {
-                if let Some(uri) = common::env_uri() {
-                    super::$scenario(&uri).await;
+                match common::env_uri() {
+                    Ok(uri) => super::$scenario(&uri).await,
+                    Err(missing) => missing.report(),
                 }
             }
         )*
@@ -534,8 +535,8 @@ macro_rules! env_tests {
         /// as a replica set (transactions), when Docker is reachable.
         #[tokio::test]
         async fn in_docker_containers() {
-            if !common::docker_available() {
-                return;
+            if let Err(missing) = common::docker() {
+                return missing.report();
             }
             for replica_set in [false, true] {
                 let (_container, uri) = common::start_container(replica_set).await;
@@ -585,7 +586,10 @@ async fn unreachable_server_is_unavailable_without_leaking_credentials() {
 /// Ids are stored as hex strings, which sort in creation order.
 #[tokio::test]
 async fn ids_sort_in_creation_order() {
-    let Some(uri) = common::env_uri() else { return };
+    let uri = match common::env_uri() {
+        Ok(uri) => uri,
+        Err(missing) => return missing.report(),
+    };
     let (repo, db) = connected(&uri).await;
     for name in ["u1", "u2", "u3"] {
         repo.create_user(&user(name, &[])).await.unwrap();

@@ -31,6 +31,14 @@ from_redb!(
     redb::CommitError
 );
 
+pub fn not_found<T>(found: Option<T>) -> Result<T, Failure> {
+    found.ok_or(Failure(RepoError::NotFound))
+}
+
+pub fn conflict(field: &str) -> Failure {
+    Failure(RepoError::Conflict(field.into()))
+}
+
 impl From<Failure> for RepoError {
     fn from(f: Failure) -> Self {
         f.0

@@ -5,11 +5,11 @@
 //! an index prefix comes back in id (creation) order.
 
 use gthulhu_domain::manager::{ObjectId, RepoError, ScheduleIntent};
+use gthulhu_store_model::IntentDoc;
 use redb::{ReadableTable, Table, TableDefinition, TableHandle, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::docs::IntentDoc;
 use crate::error::{Failure, decode};
 
 pub type Bytes = TableDefinition<'static, &'static [u8], &'static [u8]>;
@@ -39,6 +39,16 @@ pub const AUDIT_BY_USER_TIME: Bytes = TableDefinition::new("audit_by_user_time")
 /// time key → (): newest-first listing without a user filter.
 pub const AUDIT_BY_TIME: Bytes = TableDefinition::new("audit_by_time");
 pub const MIGRATIONS: TableDefinition<'static, u32, &'static [u8]> = TableDefinition::new("schema_migrations");
+
+/// A value of `MIGRATIONS`, keyed by its version.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationDoc {
+    #[serde(rename = "_id")]
+    pub version: u32,
+    pub name: String,
+    pub applied_at: i64,
+}
 
 pub const BYTE_TABLES: [Bytes; 16] = [
     USERS,
@@ -103,6 +113,29 @@ pub fn trailing_id(key: &[u8]) -> Result<ObjectId, Failure> {
 
 pub fn encode<D: Serialize>(doc: &D) -> Result<Vec<u8>, Failure> {
     serde_json::to_vec(doc).map_err(|e| Failure(RepoError::Other(format!("encode record: {:?}", e.classify()))))
+}
+
+/// Stores `value` under `id` in the first table and `id` under its unique
+/// name in the second: `Conflict(field)` when the name is taken,
+/// `Conflict("id")` when the id is.
+pub fn insert_named(
+    tx: &WriteTransaction,
+    (docs, by_name): (Bytes, Bytes),
+    (field, name): (&str, &str),
+    id: &ObjectId,
+    value: &[u8],
+) -> Result<(), Failure> {
+    let (mut docs, mut by_name) = (tx.open_table(docs)?, tx.open_table(by_name)?);
+    let id = id.bytes();
+    if by_name.get(name.as_bytes())?.is_some() {
+        return Err(RepoError::Conflict(field.into()).into());
+    }
+    if docs.get(&id[..])?.is_some() {
+        return Err(RepoError::Conflict("id".into()).into());
+    }
+    docs.insert(&id[..], value)?;
+    by_name.insert(name.as_bytes(), &id[..])?;
+    Ok(())
 }
 
 pub fn get_doc<D, T>(table: &T, name: &str, key: &[u8]) -> Result<Option<D>, Failure>

@@ -2,6 +2,8 @@
 //! (as root, with a writable cgroupfs; the tests skip with a reason
 //! elsewhere).
 
+pub mod precondition;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
