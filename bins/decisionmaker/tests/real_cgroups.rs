@@ -30,7 +30,9 @@ fn unsupported() -> Option<String> {
 #[tokio::test]
 async fn real_processes_in_real_kubepods_cgroups_are_served() {
     if let Some(reason) = unsupported() {
-        eprintln!("SKIPPED real_processes_in_real_kubepods_cgroups_are_served: {reason}");
+        gthulhu_test_support::precondition::skip_or_fail(&format!(
+            "real_processes_in_real_kubepods_cgroups_are_served: {reason}"
+        ));
         return;
     }
     let bin_dir = tempfile::tempdir().unwrap();

@@ -357,7 +357,9 @@ fn put_pod(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strategies_reach_each_nodes_decision_maker_and_follow_the_cluster() {
     if let Some(reason) = unsupported() {
-        eprintln!("SKIPPED strategies_reach_each_nodes_decision_maker_and_follow_the_cluster: {reason}");
+        gthulhu_test_support::precondition::skip_or_fail(&format!(
+            "strategies_reach_each_nodes_decision_maker_and_follow_the_cluster: {reason}"
+        ));
         return;
     }
     let test_started = Instant::now();
