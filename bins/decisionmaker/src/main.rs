@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use gthulhu_config::DmConfig;
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, RsaTokenService, SchedulerMetricsStore};
+use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, ManagerClients, RsaTokenService, SchedulerMetricsStore};
 use gthulhu_proc_scanner::{ProcScanner, ScannerConfig};
 use gthulhu_rest::dm::{DmApi, DmSettings};
-use gthulhu_rest::{HttpMetrics, bind_listener, server_tls_config};
+use gthulhu_rest::{HttpMetrics, Timeouts, bind_listener, server_tls_config};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
@@ -82,6 +82,11 @@ async fn run(config: DmConfig) -> anyhow::Result<()> {
         settings: DmSettings {
             standalone: config.standalone.enable,
             max_body_bytes: config.server.max_body_bytes,
+            timeouts: Timeouts::from_config(
+                config.server.client_request_timeout_ms,
+                config.server.client_disconnect_timeout_ms,
+                config.server.keep_alive_s,
+            ),
             node_name,
             version: env!("CARGO_PKG_VERSION").to_string(),
         },
@@ -122,7 +127,7 @@ fn node_name(config: &DmConfig) -> String {
 
 fn token_service(config: &DmConfig) -> anyhow::Result<Arc<RsaTokenService>> {
     let ttl = config.token.token_duration_hr;
-    if config.token.rsa_private_key_pem.trim().is_empty() {
+    let service = if config.token.rsa_private_key_pem.trim().is_empty() {
         let service = RsaTokenService::generate(ttl)?;
         tracing::warn!(
             fingerprint = %service.fingerprint(),
@@ -130,10 +135,19 @@ fn token_service(config: &DmConfig) -> anyhow::Result<Arc<RsaTokenService>> {
             "token.rsa_private_key_pem is not set: generated an ephemeral RSA-2048 key; tokens die with this process \
              and clients must present the public key logged here. Set DM_TOKEN_RSA_PRIVATE_KEY_PEM for real use"
         );
-        return Ok(Arc::new(service));
+        service
+    } else {
+        RsaTokenService::from_pem(&config.token.rsa_private_key_pem, ttl)?
+    };
+    let managers = ManagerClients {
+        allow_list: config.token.manager_client_ids.clone(),
+        mtls: config.mtls.enable,
+    };
+    if !managers.mtls && !managers.allow_list.is_empty() {
+        tracing::info!(
+            client_ids = ?managers.allow_list,
+            "tokens requested with these client_ids may write intents; enable mTLS to require a client certificate"
+        );
     }
-    Ok(Arc::new(RsaTokenService::from_pem(
-        &config.token.rsa_private_key_pem,
-        ttl,
-    )?))
+    Ok(Arc::new(service.with_manager_clients(managers)))
 }

@@ -17,6 +17,7 @@ use gthulhu_config::manager::{ManagerConfig, StorageBackend};
 use gthulhu_dm_client::{ClientSettings, ClientTls, DEFAULT_TIMEOUT, HttpDecisionMakerClient};
 use gthulhu_domain::manager::K8sAdapter;
 use gthulhu_manager_service::{JwtKeys, ManagerServices, ReconcilerSettings, ServiceDeps, ServiceSettings};
+use gthulhu_rest::Timeouts;
 use gthulhu_rest::bind_listener;
 use gthulhu_rest::manager::{ManagerApi, ManagerMetrics, ManagerSettings};
 use gthulhu_store_mongo::MongoSettings;
@@ -93,6 +94,11 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
         metrics,
         ManagerSettings {
             max_body_bytes: config.server.max_body_bytes,
+            timeouts: Timeouts::from_config(
+                config.server.client_request_timeout_ms,
+                config.server.client_disconnect_timeout_ms,
+                config.server.keep_alive_s,
+            ),
             version: env!("CARGO_PKG_VERSION").to_string(),
         },
     );

@@ -20,6 +20,13 @@ pub struct ServerConfig {
     pub host: String,
     /// Larger request bodies get 413 (`POST /api/v1/intents` always takes 16 MiB).
     pub max_body_bytes: usize,
+    /// A client must send a request's head within this time, then its
+    /// whole body within this time again; 408 and a closed connection otherwise.
+    pub client_request_timeout_ms: u64,
+    /// After a response, how long the client may take to close its side.
+    pub client_disconnect_timeout_ms: u64,
+    /// Idle time a kept-alive connection may wait for its next request.
+    pub keep_alive_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -27,6 +34,9 @@ impl Default for ServerConfig {
         Self {
             host: ":8080".into(),
             max_body_bytes: 1 << 20,
+            client_request_timeout_ms: 15_000,
+            client_disconnect_timeout_ms: 1_000,
+            keep_alive_s: 60,
         }
     }
 }
@@ -71,6 +81,10 @@ pub struct TokenConfig {
     /// PKCS#1 or PKCS#8 RSA key; empty generates an ephemeral key (with a warning).
     pub rsa_private_key_pem: String,
     pub token_duration_hr: i64,
+    /// `client_id`s whose tokens may write intents (the Manager's role);
+    /// with mTLS on, any `client_id` may. Others get the scheduler's role.
+    /// In the environment: `DM_TOKEN_MANAGER_CLIENT_IDS='[manager-client]'`.
+    pub manager_client_ids: Vec<String>,
 }
 
 impl Default for TokenConfig {
@@ -79,6 +93,7 @@ impl Default for TokenConfig {
             enable: true,
             rsa_private_key_pem: String::new(),
             token_duration_hr: 24,
+            manager_client_ids: vec!["manager-client".into()],
         }
     }
 }
@@ -184,6 +199,8 @@ mod tests {
                 "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n",
             );
             jail.set_env("DM_SCAN_REFRESH_INTERVAL_MS", "250");
+            jail.set_env("DM_SERVER_CLIENT_REQUEST_TIMEOUT_MS", "2500");
+            jail.set_env("DM_TOKEN_MANAGER_CLIENT_IDS", "[mgr-a, mgr-b]");
             jail.set_env("DM_STANDALONE_LEGACY_PRIORITY_FALSE", "0");
             jail.set_env("DM_CONFIG_NAME", "dm");
             let c = load_dm(Some(Path::new("dm.toml")), &[]).unwrap();
@@ -192,6 +209,8 @@ mod tests {
             assert!(c.token.rsa_private_key_pem.contains("\nabc\n"));
             assert_eq!(c.token.token_duration_hr, 3);
             assert_eq!(c.scan.refresh_interval_ms, 250);
+            assert_eq!(c.server.client_request_timeout_ms, 2500);
+            assert_eq!(c.token.manager_client_ids, ["mgr-a", "mgr-b"]);
             assert_eq!(c.standalone.legacy_priority_false, 0);
             Ok(())
         });

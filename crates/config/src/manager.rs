@@ -155,6 +155,13 @@ pub struct ServerConfig {
     pub host: String,
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// A client must send a request's head within this time, then its
+    /// whole body within this time again; 408 and a closed connection otherwise.
+    pub client_request_timeout_ms: u64,
+    /// After a response, how long the client may take to close its side.
+    pub client_disconnect_timeout_ms: u64,
+    /// Idle time a kept-alive connection may wait for its next request.
+    pub keep_alive_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -162,6 +169,9 @@ impl Default for ServerConfig {
         Self {
             host: ":8080".into(),
             max_body_bytes: 1 << 20,
+            client_request_timeout_ms: 15_000,
+            client_disconnect_timeout_ms: 1_000,
+            keep_alive_s: 60,
         }
     }
 }
@@ -496,9 +506,12 @@ mod tests {
 
     /// Every key of manager.md 15.2, its environment variable and a
     /// non-default value.
-    const EVERY_KEY: [(&str, &str); 42] = [
+    const EVERY_KEY: [(&str, &str); 45] = [
         ("MANAGER_SERVER_HOST", "127.0.0.1:9000"),
         ("MANAGER_SERVER_MAX_BODY_BYTES", "2048"),
+        ("MANAGER_SERVER_CLIENT_REQUEST_TIMEOUT_MS", "3000"),
+        ("MANAGER_SERVER_CLIENT_DISCONNECT_TIMEOUT_MS", "1000"),
+        ("MANAGER_SERVER_KEEP_ALIVE_S", "30"),
         ("MANAGER_LOGGING_LEVEL", "debug"),
         ("MANAGER_LOGGING_FORMAT", "json"),
         ("MANAGER_LOGGING_CONSOLE", "false"),
@@ -591,6 +604,9 @@ mod tests {
                 server: ServerConfig {
                     host: "127.0.0.1:9000".into(),
                     max_body_bytes: 2048,
+                    client_request_timeout_ms: 3000,
+                    client_disconnect_timeout_ms: 1000,
+                    keep_alive_s: 30,
                 },
                 logging: LoggingConfig {
                     level: "debug".into(),

@@ -14,4 +14,4 @@ mod token;
 pub use decision_maker::{DecisionMaker, LegacyPriorityMap};
 pub use metrics_store::SchedulerMetricsStore;
 pub use no_pod_metadata::NoPodMetadata;
-pub use token::{DM_TOKEN_ISSUER, RsaTokenService, TokenKeyError};
+pub use token::{DM_TOKEN_ISSUER, ManagerClients, RsaTokenService, TokenKeyError};

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gthulhu_domain::{AuthError, IssuedToken, TokenClaims, TokenService};
+use gthulhu_domain::{AuthError, IssuedToken, TokenClaims, TokenRole, TokenService};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -23,7 +23,44 @@ const LEEWAY_SECONDS: u64 = 5;
 #[error("{0}")]
 pub struct TokenKeyError(String);
 
+/// Who gets the Manager's role (intents) rather than the scheduler's.
+///
+/// A token request carries only the public key, which the chart ships in a
+/// ConfigMap, plus an optional `client_id` that the scheduler never sends.
+/// With mTLS on, every connection already presented a client certificate
+/// the DM verified, so a `client_id` is enough; otherwise only a
+/// `client_id` on the allow-list is. The default allow-list holds upstream's
+/// default `manager-client` so an upstream Manager keeps working; that
+/// leaves intents writable by any key holder who sends that name, which
+/// only mTLS or a private name closes (README, "DM token roles").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagerClients {
+    pub allow_list: Vec<String>,
+    pub mtls: bool,
+}
+
+impl Default for ManagerClients {
+    fn default() -> Self {
+        Self {
+            allow_list: vec!["manager-client".into()],
+            mtls: false,
+        }
+    }
+}
+
+impl ManagerClients {
+    pub fn role_of(&self, client_id: &str) -> TokenRole {
+        let client_id = client_id.trim();
+        if !client_id.is_empty() && (self.mtls || self.allow_list.iter().any(|c| c == client_id)) {
+            TokenRole::Manager
+        } else {
+            TokenRole::Scheduler
+        }
+    }
+}
+
 pub struct RsaTokenService {
+    managers: ManagerClients,
     public_key: RsaPublicKey,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -74,12 +111,19 @@ impl RsaTokenService {
             ttl_hours
         };
         Ok(Self {
+            managers: ManagerClients::default(),
             public_key,
             encoding,
             decoding,
             validation,
             ttl_seconds: ttl_hours.saturating_mul(3600),
         })
+    }
+
+    /// Replaces the default [`ManagerClients`] policy.
+    pub fn with_manager_clients(mut self, managers: ManagerClients) -> Self {
+        self.managers = managers;
+        self
     }
 
     /// The SPKI PEM of the public half: what the scheduler and the Manager hold.
@@ -141,6 +185,7 @@ impl TokenService for RsaTokenService {
             exp: now.saturating_add(self.ttl_seconds),
             nbf: now,
             iat: now,
+            role: Some(self.managers.role_of(client_id)),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Signing(e.to_string()))?;
@@ -152,7 +197,11 @@ impl TokenService for RsaTokenService {
 
     fn verify(&self, token: &str) -> Result<TokenClaims, AuthError> {
         jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
+            .map(|data| {
+                let mut claims = data.claims;
+                claims.role = Some(claims.role.unwrap_or_else(|| self.managers.role_of(&claims.client_id)));
+                claims
+            })
             .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 }

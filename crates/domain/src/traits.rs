@@ -41,6 +41,16 @@ pub struct IssuedToken {
     pub expires_at: i64,
 }
 
+/// What a DM token may do (issue 9). The scheduler reads strategies and
+/// posts metrics; only the Manager's token writes and reads intents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenRole {
+    #[default]
+    Scheduler,
+    Manager,
+}
+
 /// The claims the DM puts in (and reads from) its tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenClaims {
@@ -56,6 +66,17 @@ pub struct TokenClaims {
     pub nbf: i64,
     #[serde(default)]
     pub iat: i64,
+    /// Absent from tokens issued before roles existed, and from tokens
+    /// signed elsewhere with the shared key: [`TokenService::verify`]
+    /// derives it then, from `client_id`, as at issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<TokenRole>,
+}
+
+impl TokenClaims {
+    pub fn role(&self) -> TokenRole {
+        self.role.unwrap_or_default()
+    }
 }
 
 /// Issues tokens to holders of the DM's public key and verifies Bearers.

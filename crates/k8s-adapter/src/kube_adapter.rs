@@ -86,7 +86,7 @@ impl KubeAdapter {
         if self.shared.cache.is_synced() {
             Ok(&self.shared.cache)
         } else {
-            Err(K8sError::Unavailable(match self.shared.link.get() {
+            Err(K8sError::NotSynced(match self.shared.link.get() {
                 Link::Down(reason) => format!("pod cache not synced: {reason}"),
                 Link::Starting | Link::Up => "pod cache not synced yet".into(),
             }))

@@ -67,7 +67,7 @@ impl PodsFileAdapter {
         if self.shared.cache.is_synced() {
             Ok(&self.shared.cache)
         } else {
-            Err(K8sError::Unavailable(match self.shared.link.get() {
+            Err(K8sError::NotSynced(match self.shared.link.get() {
                 Link::Down(reason) => reason,
                 Link::Starting | Link::Up => format!("pods file {} not loaded yet", self.shared.path.display()),
             }))

@@ -71,7 +71,7 @@ async fn list_then_watch_events_then_410_relist() {
     assert!(matches!(adapter.status(), ClusterStatus::Unreachable(r) if r.contains("not synced")));
     assert!(matches!(
         adapter.query_pods(&[], &[]).await,
-        Err(K8sError::Unavailable(_))
+        Err(K8sError::NotSynced(_))
     ));
 
     let (_, respond) = expect_pods_request(&mut handle, false).await;

@@ -191,7 +191,7 @@ async fn missing_file_at_start_is_unavailable_with_reason() {
     )
     .await;
     assert!(matches!(status, ClusterStatus::Unreachable(r) if r.contains("absent.json")));
-    assert!(matches!(adapter.query_pods(&[], &[]).await, Err(K8sError::Unavailable(r)) if r.contains("absent.json")));
+    assert!(matches!(adapter.query_pods(&[], &[]).await, Err(K8sError::NotSynced(r)) if r.contains("absent.json")));
 
     let mut rx = adapter.pod_events();
     write_items(&path, &[pod("u1", "web-1", json!({}))]);

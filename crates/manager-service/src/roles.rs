@@ -26,6 +26,7 @@ impl RoleService for ManagerServices {
     async fn create_role(&self, caller: &Caller, role: RoleChange) -> ServiceResult<ObjectId> {
         let name = role.name.unwrap_or_default();
         validation::role_name(&name)?;
+        validation::role_description(role.description.as_deref().unwrap_or_default())?;
         let policies = role.policies.unwrap_or_default();
         validation::policies("rolePolicies", &policies)?;
         let now = now_ms();
@@ -55,6 +56,9 @@ impl RoleService for ManagerServices {
         }
         if let Some(policies) = &change.policies {
             validation::policies("rolePolicy", policies)?;
+        }
+        if let Some(description) = &change.description {
+            validation::role_description(description)?;
         }
         let stored = match self.repo.get_role(&id).await {
             Err(RepoError::NotFound) => return Err(role_not_found()),

@@ -62,16 +62,23 @@ impl ManagerServices {
     /// Pods selected by namespaces and labels, scheduled and unfinished,
     /// once each. No cluster configured means no pods: strategies are
     /// declarative, and the reconciler applies them when pods appear.
-    async fn matching_pods(&self, spec: &StrategySpec) -> ServiceResult<Vec<PodInfo>> {
+    /// `None` while the pod cache has not synced (issue 9): the strategy is
+    /// stored without intents, and the reconciler's pass on the first sync
+    /// computes them.
+    async fn matching_pods(&self, spec: &StrategySpec) -> ServiceResult<Option<Vec<PodInfo>>> {
         let pods = match self.k8s.query_pods(&spec.k8s_namespaces, &spec.label_selectors).await {
             Ok(pods) => pods,
             Err(K8sError::NotConfigured(_)) => vec![],
+            Err(K8sError::NotSynced(detail)) => {
+                tracing::info!(%detail, "pod cache not synced: the strategy's intents are computed once it is");
+                return Ok(None);
+            }
             Err(K8sError::Unavailable(detail)) => {
                 tracing::warn!(%detail, "matching pods failed");
                 return Err(ServiceError::Unavailable("kubernetes API unavailable".into()));
             }
         };
-        Ok(intent_pods(&pods).into_iter().cloned().collect())
+        Ok(Some(intent_pods(&pods).into_iter().cloned().collect()))
     }
 
     /// The stored strategy if the caller may act on it (a grant applies and
@@ -112,12 +119,16 @@ impl StrategyService for ManagerServices {
             created_time: now,
             updated_time: now,
         };
-        let intents: Vec<_> = pods.iter().map(|pod| intent_for_pod(&strategy, pod, now)).collect();
+        let intents: Vec<_> = pods
+            .iter()
+            .flatten()
+            .map(|pod| intent_for_pod(&strategy, pod, now))
+            .collect();
         self.repo.insert_strategy(&strategy, &intents).await?;
         self.pusher.push_nodes(nodes_of(&intents)).await;
         Ok(StrategyApplied {
             strategy_id: strategy.id,
-            matched_pods: intents.len(),
+            matched_pods: pods.map(|_| intents.len()),
         })
     }
 
@@ -140,7 +151,11 @@ impl StrategyService for ManagerServices {
             updated_time: now,
             ..stored
         };
-        let intents: Vec<_> = pods.iter().map(|pod| intent_for_pod(&strategy, pod, now)).collect();
+        let intents: Vec<_> = pods
+            .iter()
+            .flatten()
+            .map(|pod| intent_for_pod(&strategy, pod, now))
+            .collect();
         match self.repo.replace_strategy(&strategy, &intents).await {
             Err(RepoError::NotFound) => return Err(not_found("update")),
             other => other?,
@@ -150,7 +165,7 @@ impl StrategyService for ManagerServices {
         self.pusher.push_nodes(nodes).await;
         Ok(StrategyApplied {
             strategy_id: strategy.id,
-            matched_pods: intents.len(),
+            matched_pods: pods.map(|_| intents.len()),
         })
     }
 
@@ -189,7 +204,7 @@ mod tests {
     use std::sync::Arc;
 
     use gthulhu_domain::Selector;
-    use gthulhu_domain::manager::MockDecisionMakerAdapter;
+    use gthulhu_domain::manager::{MockDecisionMakerAdapter, MockK8sAdapter};
 
     use super::*;
     use crate::testutil::*;
@@ -232,7 +247,7 @@ mod tests {
             .create_strategy(&admin, spec(&[], &[("test", "test")]))
             .await
             .unwrap();
-        assert_eq!(applied.matched_pods, 1);
+        assert_eq!(applied.matched_pods, Some(1));
         {
             let w = world.lock().unwrap();
             assert_eq!(w.strategies[0].id, applied.strategy_id);
@@ -257,7 +272,7 @@ mod tests {
 
         // A second strategy on the same node: the push carries both.
         let applied = svc.create_strategy(&admin, spec(&["team-a"], &[])).await.unwrap();
-        assert_eq!(applied.matched_pods, 1);
+        assert_eq!(applied.matched_pods, Some(1));
         let w = world.lock().unwrap();
         assert_eq!(w.pushes.len(), 2);
         let names: Vec<_> = w.pushes[1].1.iter().map(|i| i.pod_name.as_str()).collect();
@@ -284,7 +299,7 @@ mod tests {
             .create_strategy(&grant(CREATE_KEY, false, ""), spec(&[], &[("app", "")]))
             .await
             .unwrap();
-        assert_eq!(applied.matched_pods, 1);
+        assert_eq!(applied.matched_pods, Some(1));
         let w = world.lock().unwrap();
         assert_eq!(w.intents[0].pod_name, "live");
         // No DM on n1: nothing pushed, the intent waits for the reconciler.
@@ -298,7 +313,7 @@ mod tests {
         let svc = services_full(world_repo(&world), cluster(pods(), &["test"]), dm_client(&world, &[]));
         let admin = grant(CREATE_KEY, false, "");
         let applied = svc.create_strategy(&admin, spec(&[], &[("nope", "")])).await.unwrap();
-        assert_eq!(applied.matched_pods, 0);
+        assert_eq!(applied.matched_pods, Some(0));
 
         let svc = ManagerServices::new(ServiceDeps {
             repo: Arc::new(world_repo(&world)),
@@ -308,7 +323,7 @@ mod tests {
             settings: test_settings(),
         });
         let applied = svc.create_strategy(&admin, spec(&[], &[])).await.unwrap();
-        assert_eq!(applied.matched_pods, 0);
+        assert_eq!(applied.matched_pods, Some(0));
         let w = world.lock().unwrap();
         assert_eq!(w.strategies.len(), 2);
         assert!(w.intents.is_empty() && w.pushes.is_empty());
@@ -325,6 +340,29 @@ mod tests {
         assert!(world.lock().unwrap().strategies.is_empty());
     }
 
+    #[tokio::test]
+    async fn before_the_pod_cache_syncs_a_strategy_is_stored_pending() {
+        let world = SharedWorld::default();
+        let mut k8s = MockK8sAdapter::new();
+        k8s.expect_query_pods()
+            .returning(|_, _| Err(K8sError::NotSynced("pod cache not synced yet".into())));
+        k8s.expect_list_decision_makers().returning(|| Ok(vec![]));
+        let svc = services_full(world_repo(&world), k8s, dm_client(&world, &[]));
+        let owner = grant(UPDATE_KEY, false, "");
+        let applied = svc
+            .create_strategy(&grant(CREATE_KEY, false, ""), spec(&[], &[]))
+            .await
+            .unwrap();
+        assert_eq!(applied.matched_pods, None);
+        let id = applied.strategy_id.to_string();
+        let updated = svc.update_strategy(&owner, &id, spec(&["default"], &[])).await.unwrap();
+        assert_eq!(updated.matched_pods, None);
+        let w = world.lock().unwrap();
+        assert_eq!(w.strategies.len(), 1);
+        assert_eq!(w.strategies[0].spec.k8s_namespaces, vec!["default".to_string()]);
+        assert!(w.intents.is_empty() && w.pushes.is_empty());
+    }
+
     // Paused time: the push retries' backoff elapses at once.
     #[tokio::test(start_paused = true)]
     async fn failed_push_does_not_fail_the_request() {
@@ -338,7 +376,7 @@ mod tests {
             .create_strategy(&grant(CREATE_KEY, false, ""), spec(&["default"], &[]))
             .await
             .unwrap();
-        assert_eq!(applied.matched_pods, 1);
+        assert_eq!(applied.matched_pods, Some(1));
         let w = world.lock().unwrap();
         assert_eq!(w.pushes.len(), 3, "every attempt failed");
         assert_eq!(w.intents[0].state, IntentState::Initialized);
@@ -354,7 +392,7 @@ mod tests {
                 .await
                 .unwrap()
                 .matched_pods,
-            1
+            Some(1)
         );
         assert_eq!(
             svc.create_strategy(&team_a, spec(&["team-a", "team-b"], &[])).await,
@@ -406,7 +444,7 @@ mod tests {
             applied,
             StrategyApplied {
                 strategy_id: id.clone(),
-                matched_pods: 1
+                matched_pods: Some(1)
             }
         );
         let w = world.lock().unwrap();

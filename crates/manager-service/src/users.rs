@@ -97,6 +97,7 @@ impl UserService for ManagerServices {
         let mut user = self.get_user_or_404(&id).await?;
         let guarded = roles.is_some() || status == Some(UserStatus::Inactive);
         if let Some(mut names) = roles {
+            validation::user_roles(&names)?;
             let mut seen = std::collections::HashSet::new();
             names.retain(|name| seen.insert(name.clone()));
             let existing = self.repo.get_roles_by_names(&names).await?;

@@ -12,6 +12,22 @@ const MAX_EXECUTION_TIME_NS: i64 = 1_000_000_000;
 const MAX_STRATEGY_NAMESPACE_BYTES: usize = 253;
 const MAX_USERNAME_BYTES: usize = 256;
 const MAX_ROLE_NAME_BYTES: usize = 128;
+// Bounds on what one request may store (issue 9): generous for real use,
+// small enough that no document or intent set balloons.
+pub(crate) const MAX_ROLE_DESCRIPTION_BYTES: usize = 1024;
+pub(crate) const MAX_POLICIES_PER_ROLE: usize = 256;
+const MAX_POLICY_NAMESPACE_BYTES: usize = 253;
+pub(crate) const MAX_ROLES_PER_USER: usize = 64;
+const MAX_NAMESPACES_PER_STRATEGY: usize = 256;
+const MAX_SELECTORS_PER_STRATEGY: usize = 64;
+
+/// `field` holds at most `max` entries.
+fn at_most<T>(field: &str, items: &[T], max: usize) -> Result<(), ServiceError> {
+    if items.len() > max {
+        return Err(invalid(format!("{field}: at most {max} entries")));
+    }
+    Ok(())
+}
 
 fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::Validation(message.into())
@@ -68,6 +84,19 @@ pub(crate) fn user_status(status: i64) -> Result<UserStatus, ServiceError> {
         .ok_or_else(|| invalid("status must be 1, 2 or 3"))
 }
 
+pub(crate) fn role_description(description: &str) -> Result<(), ServiceError> {
+    if description.len() > MAX_ROLE_DESCRIPTION_BYTES {
+        return Err(invalid(format!(
+            "description must be at most {MAX_ROLE_DESCRIPTION_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn user_roles(names: &[String]) -> Result<(), ServiceError> {
+    at_most("roles", names, MAX_ROLES_PER_USER)
+}
+
 pub(crate) fn role_name(name: &str) -> Result<(), ServiceError> {
     if name.is_empty() {
         return Err(invalid("name is required"));
@@ -80,7 +109,13 @@ pub(crate) fn role_name(name: &str) -> Result<(), ServiceError> {
 
 /// `field` is the list's request key (`rolePolicies` or `rolePolicy`).
 pub(crate) fn policies(field: &str, policies: &[RolePolicy]) -> Result<(), ServiceError> {
+    at_most(field, policies, MAX_POLICIES_PER_ROLE)?;
     for (i, policy) in policies.iter().enumerate() {
+        if policy.policy_namespace.len() > MAX_POLICY_NAMESPACE_BYTES {
+            return Err(invalid(format!(
+                "{field}[{i}].policyNamespace must be at most {MAX_POLICY_NAMESPACE_BYTES} bytes"
+            )));
+        }
         if !PERMISSIONS.iter().any(|(key, ..)| *key == policy.permission_key) {
             return Err(invalid(format!(
                 "{field}[{i}].permissionKey: unknown permission key \"{}\"",
@@ -105,6 +140,8 @@ pub(crate) fn strategy_spec(mut spec: StrategySpec) -> Result<StrategySpec, Serv
             "strategyNamespace must be at most {MAX_STRATEGY_NAMESPACE_BYTES} bytes"
         )));
     }
+    at_most("labelSelectors", &spec.label_selectors, MAX_SELECTORS_PER_STRATEGY)?;
+    at_most("k8sNamespace", &spec.k8s_namespaces, MAX_NAMESPACES_PER_STRATEGY)?;
     for (i, Selector { key, value }) in spec.label_selectors.iter().enumerate() {
         if key.is_empty() && value.is_empty() {
             continue;
@@ -289,6 +326,49 @@ mod tests {
         assert_eq!(
             err(with(|s| s.strategy_namespace = "x".repeat(254))),
             "strategyNamespace must be at most 253 bytes"
+        );
+        // Every stored list is bounded (the fuzzer stored 60,000 namespaces).
+        assert_eq!(
+            err(with(|s| s.k8s_namespaces = vec!["a".into(); 257])),
+            "k8sNamespace: at most 256 entries"
+        );
+        assert_eq!(
+            err(with(|s| s.label_selectors = vec![sel("app", "x"); 65])),
+            "labelSelectors: at most 64 entries"
+        );
+    }
+
+    #[test]
+    fn role_and_user_lists_and_texts_are_bounded() {
+        assert_eq!(
+            err(role_description(&"d".repeat(MAX_ROLE_DESCRIPTION_BYTES + 1))),
+            "description must be at most 1024 bytes"
+        );
+        assert!(role_description(&"d".repeat(MAX_ROLE_DESCRIPTION_BYTES)).is_ok());
+        let policy = RolePolicy {
+            permission_key: "role.read".into(),
+            self_only: false,
+            k8s_namespace: String::new(),
+            policy_namespace: String::new(),
+        };
+        assert_eq!(
+            err(policies(
+                "rolePolicies",
+                &vec![policy.clone(); MAX_POLICIES_PER_ROLE + 1]
+            )),
+            "rolePolicies: at most 256 entries"
+        );
+        let long = RolePolicy {
+            policy_namespace: "n".repeat(254),
+            ..policy
+        };
+        assert_eq!(
+            err(policies("rolePolicy", &[long])),
+            "rolePolicy[0].policyNamespace must be at most 253 bytes"
+        );
+        assert_eq!(
+            err(user_roles(&vec!["r".to_string(); MAX_ROLES_PER_USER + 1])),
+            "roles: at most 64 entries"
         );
     }
 

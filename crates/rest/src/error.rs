@@ -25,6 +25,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("Request body too large")]
     PayloadTooLarge,
+    /// The client stopped sending its body (`server.client_request_timeout_ms`).
+    #[error("request body not received in time")]
+    RequestTimeout,
     #[error("{0}")]
     Validation(String),
     /// A server-side failure; the message is the public one, details are logged.
@@ -73,6 +76,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidBody | Self::InvalidBodyDetail(_) => StatusCode::BAD_REQUEST,

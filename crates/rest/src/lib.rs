@@ -9,9 +9,12 @@ mod error;
 mod http_metrics;
 mod listener;
 pub mod manager;
+mod routing;
+mod timeouts;
 mod tls;
 
 pub use error::ApiError;
 pub use http_metrics::HttpMetrics;
 pub use listener::bind_listener;
+pub use timeouts::Timeouts;
 pub use tls::{TlsError, server_tls_config};

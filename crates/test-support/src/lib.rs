@@ -3,6 +3,7 @@
 //! elsewhere).
 
 pub mod precondition;
+pub mod slow_client;
 
 use std::fs;
 use std::io::Write;

@@ -144,7 +144,8 @@ impl DmServer {
             .poller
             .client
             .post(format!("{}/api/v1/auth/token", self.poller.base))
-            .json(&json!({ "public_key": PUBLIC_KEY_PEM }))
+            // The Manager's client_id: its role also writes intents.
+            .json(&json!({ "public_key": PUBLIC_KEY_PEM, "client_id": "manager-client" }))
             .send()
             .await?
             .json()

@@ -55,7 +55,8 @@ impl Dm {
         }
         let body: Value = http
             .post(format!("{base}/api/v1/auth/token"))
-            .json(&json!({"public_key": PUBLIC_KEY}))
+            // The Manager's client_id: these tests also write intents.
+            .json(&json!({"public_key": PUBLIC_KEY, "client_id": "manager-client"}))
             .send()
             .await
             .unwrap()

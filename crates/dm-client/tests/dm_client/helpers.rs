@@ -92,6 +92,7 @@ pub async fn spawn_real_dm(tls: Option<rustls::ServerConfig>) -> RealDm {
             max_body_bytes: 1 << 20,
             node_name: "test-node".into(),
             version: "test".into(),
+            timeouts: Default::default(),
         },
     };
     let server = gthulhu_rest::dm::serve(api, bind_listener("127.0.0.1:0").unwrap(), tls).unwrap();

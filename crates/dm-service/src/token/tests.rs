@@ -1,8 +1,8 @@
 use base64::Engine;
-use gthulhu_domain::{AuthError, TokenClaims, TokenService};
+use gthulhu_domain::{AuthError, TokenClaims, TokenRole, TokenService};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-use super::{DM_TOKEN_ISSUER, RsaTokenService, now_unix};
+use super::{DM_TOKEN_ISSUER, ManagerClients, RsaTokenService, now_unix};
 
 const KEY_PKCS1: &str = include_str!("../../testdata/dm_key_pkcs1.pem");
 const KEY_PKCS8: &str = include_str!("../../testdata/dm_key_pkcs8.pem");
@@ -148,4 +148,71 @@ fn concurrent_issuing_yields_independent_valid_tokens() {
     for t in tokens {
         assert!(s.verify(&t).is_ok());
     }
+}
+
+#[test]
+fn only_listed_client_ids_get_the_manager_role_without_mtls() {
+    let s = service();
+    let role = |client_id: &str| s.verify(&s.issue(PUB, client_id).unwrap().token).unwrap().role();
+    assert_eq!(role("manager-client"), TokenRole::Manager);
+    assert_eq!(role(""), TokenRole::Scheduler);
+    assert_eq!(role("someone-else"), TokenRole::Scheduler);
+
+    let strict = service().with_manager_clients(ManagerClients {
+        allow_list: vec![],
+        mtls: false,
+    });
+    assert_eq!(
+        strict
+            .verify(&strict.issue(PUB, "manager-client").unwrap().token)
+            .unwrap()
+            .role(),
+        TokenRole::Scheduler
+    );
+}
+
+#[test]
+fn with_mtls_any_client_id_is_the_manager_but_the_scheduler_stays_the_scheduler() {
+    let s = service().with_manager_clients(ManagerClients {
+        allow_list: vec![],
+        mtls: true,
+    });
+    assert_eq!(
+        s.verify(&s.issue(PUB, "mgr-7").unwrap().token).unwrap().role(),
+        TokenRole::Manager
+    );
+    assert_eq!(
+        s.verify(&s.issue(PUB, "").unwrap().token).unwrap().role(),
+        TokenRole::Scheduler
+    );
+}
+
+#[test]
+fn the_signed_role_wins_and_a_token_without_one_is_judged_by_its_client_id() {
+    let s = service();
+    let key = EncodingKey::from_rsa_pem(KEY_PKCS1.as_bytes()).unwrap();
+    let signed_scheduler = TokenClaims {
+        client_id: "manager-client".into(),
+        role: Some(TokenRole::Scheduler),
+        ..claims(60, 0)
+    };
+    assert_eq!(
+        s.verify(&sign(Algorithm::RS256, &key, &signed_scheduler))
+            .unwrap()
+            .role(),
+        TokenRole::Scheduler
+    );
+    // Issued before roles existed (an upgrade): the allow-list decides.
+    let legacy = TokenClaims {
+        client_id: "manager-client".into(),
+        ..claims(60, 0)
+    };
+    assert_eq!(
+        s.verify(&sign(Algorithm::RS256, &key, &legacy)).unwrap().role(),
+        TokenRole::Manager
+    );
+    assert_eq!(
+        s.verify(&sign(Algorithm::RS256, &key, &claims(60, 0))).unwrap().role(),
+        TokenRole::Scheduler
+    );
 }

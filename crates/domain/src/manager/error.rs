@@ -21,6 +21,10 @@ pub enum K8sError {
     Unavailable(String),
     #[error("no cluster configured: {0}")]
     NotConfigured(String),
+    /// The pod cache has not (re)listed yet: no answer about pods is
+    /// complete, but one will be once it has.
+    #[error("{0}")]
+    NotSynced(String),
 }
 
 /// Errors of the Manager's services; the message is the public one

@@ -79,7 +79,9 @@ pub trait RoleService: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrategyApplied {
     pub strategy_id: ObjectId,
-    pub matched_pods: usize,
+    /// `None` while the pod cache has not synced: the strategy is stored,
+    /// and its intents are computed by the reconciler's pass once it has.
+    pub matched_pods: Option<usize>,
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

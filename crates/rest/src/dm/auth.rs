@@ -3,7 +3,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use gthulhu_domain::{AuthError, TokenClaims};
+use gthulhu_domain::{AuthError, TokenClaims, TokenRole};
 
 use super::DmApi;
 use crate::ApiError;
@@ -18,6 +18,27 @@ impl FromRequest for Bearer {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req))
+    }
+}
+
+/// A verified Bearer with the Manager's role: taking it as a handler
+/// argument is what restricts a route to the Manager (issue 9).
+pub struct ManagerBearer(pub TokenClaims);
+
+impl FromRequest for ManagerBearer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|Bearer(claims)| match claims.role() {
+            TokenRole::Manager => Ok(Self(claims)),
+            TokenRole::Scheduler => {
+                tracing::info!(client_id = %claims.client_id, "scheduler token refused on a Manager route");
+                Err(ApiError::Forbidden(
+                    "this token has the scheduler role; intents need a token issued to a Manager client_id".into(),
+                ))
+            }
+        }))
     }
 }
 
@@ -37,6 +58,6 @@ fn authenticate(req: &HttpRequest) -> Result<Bearer, ApiError> {
         .strip_prefix("Bearer ")
         .ok_or(ApiError::Unauthorized(AuthError::BadScheme))?;
     let claims = api.tokens.verify(token).map_err(ApiError::Unauthorized)?;
-    tracing::debug!(client_id = %claims.client_id, "bearer accepted");
+    tracing::debug!(client_id = %claims.client_id, role = ?claims.role(), "bearer accepted");
     Ok(Bearer(claims))
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use gthulhu_domain::{IntentService, SchedulerMetricsService, SchedulingService, TokenService};
 use prometheus_client::registry::Registry;
 
-pub use auth::Bearer;
+pub use auth::{Bearer, ManagerBearer};
 pub use prometheus::register_dm_metrics;
 pub use server::{DmServer, serve};
 
@@ -38,4 +38,5 @@ pub struct DmSettings {
     /// `data.node_name` of `GET /api/v1/pods/pids`.
     pub node_name: String,
     pub version: String,
+    pub timeouts: crate::Timeouts,
 }

@@ -1,5 +1,5 @@
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::dev::{Server, Service};
 use actix_web::http::Method;
@@ -9,6 +9,8 @@ use futures_util::future::{Either, ready};
 
 use super::DmApi;
 use super::handlers;
+use crate::routing::not_found;
+use crate::timeouts::bound_body;
 
 /// A bound, not yet awaited DM server.
 pub struct DmServer {
@@ -16,14 +18,12 @@ pub struct DmServer {
     pub local_addr: SocketAddr,
 }
 
-const READ_TIMEOUT: Duration = Duration::from_secs(15);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Builds the DM's HTTP server on `listener`; HTTPS with a required client
 /// certificate when `tls` is given. SIGTERM/SIGINT stop it gracefully.
 pub fn serve(api: DmApi, listener: TcpListener, tls: Option<rustls::ServerConfig>) -> std::io::Result<DmServer> {
     let local_addr = listener.local_addr()?;
     let standalone = api.settings.standalone;
+    let timeouts = api.settings.timeouts;
     let api = web::Data::new(api);
     let server = HttpServer::new(move || {
         let cors = DefaultHeaders::new()
@@ -36,7 +36,7 @@ pub fn serve(api: DmApi, listener: TcpListener, tls: Option<rustls::ServerConfig
         App::new()
             .app_data(api.clone())
             .configure(|cfg| handlers::routes(cfg, standalone))
-            .default_service(web::to(handlers::not_found))
+            .default_service(web::to(not_found))
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
@@ -77,10 +77,15 @@ pub fn serve(api: DmApi, listener: TcpListener, tls: Option<rustls::ServerConfig
                 }
             })
             .wrap(Condition::new(standalone, cors))
+            .wrap_fn(move |mut req, srv| {
+                bound_body(&mut req, timeouts.client_request);
+                srv.call(req)
+            })
             .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
     })
-    .client_request_timeout(READ_TIMEOUT)
-    .keep_alive(IDLE_TIMEOUT)
+    .client_request_timeout(timeouts.client_request)
+    .client_disconnect_timeout(timeouts.client_disconnect)
+    .keep_alive(timeouts.keep_alive)
     .shutdown_timeout(10);
     let server = match tls {
         Some(config) => server.listen_rustls_0_23(listener, config)?,

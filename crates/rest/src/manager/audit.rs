@@ -19,6 +19,16 @@ pub(crate) struct AuditActor {
 #[derive(Clone, Debug)]
 pub(crate) struct AuditDetails(pub Value);
 
+/// Audit `details` are always an object (issue 9): a body that is another
+/// JSON value, as stored by earlier versions, is kept under `body`.
+pub(crate) fn details_object(value: Value) -> Value {
+    match value {
+        Value::Object(_) => value,
+        Value::Null => Value::Object(Map::new()),
+        other => serde_json::json!({ "body": other }),
+    }
+}
+
 /// The id of the resource a request acts on.
 #[derive(Clone, Debug)]
 pub(crate) struct AuditTarget(pub String);

@@ -2,15 +2,15 @@
 //! first JSON value only, bodies capped, key aliases folded into the
 //! canonical spelling.
 
-use actix_web::web::{BytesMut, Payload};
+use actix_web::web::Payload;
 use actix_web::{HttpMessage, HttpRequest};
-use futures_util::StreamExt;
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::audit::{AuditDetails, redact};
+use super::audit::{AuditDetails, details_object, redact};
 use crate::ApiError;
+use crate::body::read_limited;
 
 /// A second accepted spelling of a request key.
 pub(crate) struct Alias {
@@ -51,13 +51,14 @@ pub(crate) const ROLE_POLICY: Alias = Alias {
 /// audit log as soon as it parses.
 pub(crate) async fn read_body<T: DeserializeOwned>(
     req: &HttpRequest,
-    payload: Payload,
+    mut payload: Payload,
     limit: usize,
     aliases: &[Alias],
 ) -> Result<T, ApiError> {
-    let bytes = read_limited(payload, limit).await?;
+    let bytes = read_limited(&mut payload, limit, ApiError::InvalidBody).await?;
     let value = first_json_value(&bytes)?;
-    req.extensions_mut().insert(AuditDetails(redact(&value)));
+    req.extensions_mut()
+        .insert(AuditDetails(details_object(redact(&value))));
     let Value::Object(mut map) = value else {
         return Err(ApiError::InvalidBodyDetail("expected a JSON object".into()));
     };
@@ -87,21 +88,6 @@ fn first_json_value(bytes: &[u8]) -> Result<Value, ApiError> {
         }
         None => Err(ApiError::InvalidBody),
     }
-}
-
-async fn read_limited(mut payload: Payload, limit: usize) -> Result<BytesMut, ApiError> {
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            tracing::debug!(error = %e, "reading request body failed");
-            ApiError::InvalidBody
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// `null` decodes as the zero value, as in upstream's Go decoder.
@@ -186,6 +172,14 @@ mod tests {
         assert_eq!(
             req.extensions().get::<AuditDetails>().unwrap().0,
             json!({"password":"***","name":"n"})
+        );
+        // Not an object (the route then answers 400): still an object in the log.
+        let (req, mut payload) = TestRequest::post().set_payload(r#"["x"]"#).to_http_parts();
+        let payload = Payload::from_request(&req, &mut payload).await.unwrap();
+        assert!(read_body::<Value>(&req, payload, 64, &[]).await.is_err());
+        assert_eq!(
+            req.extensions().get::<AuditDetails>().unwrap().0,
+            json!({"body": ["x"]})
         );
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::audit::details_object;
 use super::decode::null_as_default;
 use crate::envelope::rfc3339;
 
@@ -98,10 +99,10 @@ pub(crate) struct NotReady {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct LoginRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "admin@example.com")]
+    #[schema(example = "admin@example.com", required = true, min_length = 1, max_length = 256)]
     pub username: String,
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "your-password-here")]
+    #[schema(example = "your-password-here", required = true, min_length = 1, max_length = 72)]
     pub password: String,
 }
 
@@ -113,9 +114,10 @@ pub(crate) struct TokenData {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct CreateUserRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "alice@example.com")]
+    #[schema(example = "alice@example.com", required = true, min_length = 1, max_length = 256)]
     pub username: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(required = true, min_length = 1, max_length = 72)]
     pub password: String,
 }
 
@@ -123,9 +125,10 @@ pub(crate) struct CreateUserRequest {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct ResetPasswordRequest {
     #[serde(rename = "userID", default, deserialize_with = "null_as_default")]
-    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0")]
+    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub user_id: String,
     #[serde(rename = "newPassword", default, deserialize_with = "null_as_default")]
+    #[schema(required = true, min_length = 1, max_length = 72)]
     pub new_password: String,
 }
 
@@ -135,12 +138,13 @@ pub(crate) struct ResetPasswordRequest {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct UpdatePermissionsRequest {
     #[serde(rename = "userID", default, deserialize_with = "null_as_default")]
-    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0")]
+    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub user_id: String,
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub roles: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1, maximum = 3)]
     pub status: Option<i64>,
 }
 
@@ -148,8 +152,10 @@ pub(crate) struct UpdatePermissionsRequest {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ChangeOwnPasswordRequest {
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(required = true)]
     pub old_password: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(required = true, min_length = 1, max_length = 72)]
     pub new_password: String,
 }
 
@@ -197,6 +203,7 @@ pub(crate) struct RolePolicyDto {
     k8s_namespace: String,
     /// Stored and returned; no effect.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(max_length = 253)]
     policy_namespace: String,
 }
 
@@ -227,11 +234,13 @@ impl From<RolePolicy> for RolePolicyDto {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateRoleRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "role_manager")]
+    #[schema(example = "role_manager", required = true, min_length = 1, max_length = 128)]
     pub name: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(max_length = 1024)]
     pub description: String,
     #[serde(default)]
+    #[schema(max_items = 256)]
     pub role_policies: Option<Vec<RolePolicyDto>>,
 }
 
@@ -241,20 +250,23 @@ pub(crate) struct CreateRoleRequest {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UpdateRoleRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f1")]
+    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f1", required = true, pattern = "^[0-9a-f]{24}$")]
     pub id: String,
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 256)]
     pub role_policy: Option<Vec<RolePolicyDto>>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct DeleteRoleRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f1")]
+    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f1", required = true, pattern = "^[0-9a-f]{24}$")]
     pub id: String,
 }
 
@@ -310,10 +322,10 @@ pub(crate) struct PermissionsData {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct LabelSelector {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "app")]
+    #[schema(example = "app", max_length = 317)]
     key: String,
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "busybox")]
+    #[schema(example = "busybox", max_length = 63)]
     value: String,
 }
 
@@ -324,25 +336,26 @@ pub(crate) struct LabelSelector {
 pub(crate) struct StrategyFields {
     /// Free text, stored and returned.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "prod")]
+    #[schema(example = "prod", max_length = 253)]
     strategy_namespace: String,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(max_items = 64)]
     label_selectors: Vec<LabelSelector>,
-    /// Namespaces to search; empty = all namespaces.
+    /// Namespaces to search (DNS-1123 labels); empty = all namespaces.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = json!(["gthulhu-api-local"]))]
+    #[schema(example = json!(["gthulhu-api-local"]), max_items = 256)]
     k8s_namespace: Vec<String>,
     /// Regex on process names (`comm`), applied on the node.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "sleep|sh")]
+    #[schema(example = "sleep|sh", max_length = 1024)]
     command_regex: String,
     /// 0-20.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 0, maximum = 20)]
     priority: i64,
     /// Time slice in ns (0 = scheduler default, at most 1 s).
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = 20000000)]
+    #[schema(example = 20000000, minimum = 0, maximum = 1000000000)]
     execution_time: i64,
 }
 
@@ -372,7 +385,7 @@ impl From<StrategyFields> for StrategySpec {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UpdateStrategyRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0")]
+    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub strategy_id: String,
     #[serde(flatten)]
     pub fields: StrategyFields,
@@ -383,7 +396,7 @@ pub(crate) struct UpdateStrategyRequest {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteStrategyRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0")]
+    #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub strategy_id: String,
 }
 
@@ -393,8 +406,11 @@ pub(crate) struct StrategyAppliedData {
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0")]
     pub strategy_id: String,
     /// Pods matched now; 0 is not an error (the reconciler applies the
-    /// strategy to pods that appear later).
-    pub matched_pods: usize,
+    /// strategy to pods that appear later). `null` while `pending`.
+    pub matched_pods: Option<usize>,
+    /// The pod cache has not synced yet: the strategy is stored, and its
+    /// intents are computed and delivered once the cache has synced.
+    pub pending: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -446,7 +462,7 @@ pub(crate) struct StrategiesData {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteIntentsRequest {
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(example = json!(["65f0c1d2e3f4a5b6c7d8e9f1"]))]
+    #[schema(example = json!(["65f0c1d2e3f4a5b6c7d8e9f1"]), required = true, min_items = 1)]
     pub intent_ids: Vec<String>,
 }
 
@@ -530,7 +546,7 @@ impl From<AuditEntry> for AuditEntryItem {
             ip: e.ip,
             status: e.status,
             target: e.target,
-            details: e.details,
+            details: details_object(e.details),
         }
     }
 }

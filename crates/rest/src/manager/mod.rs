@@ -49,6 +49,7 @@ pub struct ManagerSettings {
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
     pub version: String,
+    pub timeouts: crate::Timeouts,
 }
 
 /// One value implementing every service trait (the production services).

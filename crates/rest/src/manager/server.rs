@@ -1,5 +1,5 @@
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::{NormalizePath, TrailingSlash};
@@ -12,6 +12,8 @@ use super::errors::is_storage_outage;
 use super::handlers;
 use super::{ApiDoc, ManagerApi};
 use crate::ApiError;
+use crate::routing::not_found;
+use crate::timeouts::bound_body;
 
 /// A bound, not yet awaited Manager server.
 pub struct ManagerServer {
@@ -19,13 +21,11 @@ pub struct ManagerServer {
     pub local_addr: SocketAddr,
 }
 
-const READ_TIMEOUT: Duration = Duration::from_secs(15);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Builds the Manager's HTTP server on `listener`. SIGTERM/SIGINT stop it
 /// gracefully.
 pub fn serve(api: ManagerApi, listener: TcpListener) -> std::io::Result<ManagerServer> {
     let local_addr = listener.local_addr()?;
+    let timeouts = api.settings.timeouts;
     let api = web::Data::new(api);
     let openapi = ApiDoc::openapi();
     let server = HttpServer::new(move || {
@@ -33,7 +33,7 @@ pub fn serve(api: ManagerApi, listener: TcpListener) -> std::io::Result<ManagerS
             .app_data(api.clone())
             .configure(handlers::routes)
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
-            .default_service(web::to(handlers::not_found))
+            .default_service(web::to(not_found))
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
@@ -75,10 +75,15 @@ pub fn serve(api: ManagerApi, listener: TcpListener) -> std::io::Result<ManagerS
                     Ok(response)
                 }
             })
+            .wrap_fn(move |mut req, srv| {
+                bound_body(&mut req, timeouts.client_request);
+                srv.call(req)
+            })
             .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
     })
-    .client_request_timeout(READ_TIMEOUT)
-    .keep_alive(IDLE_TIMEOUT)
+    .client_request_timeout(timeouts.client_request)
+    .client_disconnect_timeout(timeouts.client_disconnect)
+    .keep_alive(timeouts.keep_alive)
     .shutdown_timeout(10)
     .listen(listener)?
     .run();

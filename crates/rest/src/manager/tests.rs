@@ -85,6 +85,7 @@ impl Mocks {
             settings: ManagerSettings {
                 max_body_bytes: 1024,
                 version: "test".into(),
+                timeouts: Default::default(),
             },
         };
         let server = serve(api, bind_listener("127.0.0.1:0").unwrap()).unwrap();
@@ -297,7 +298,7 @@ async fn aliases_reach_the_services_and_both_policy_spellings_are_refused() {
             assert_eq!(spec.label_selectors.len(), 0, "null is the zero value");
             Ok(StrategyApplied {
                 strategy_id: ObjectId::parse(id).unwrap(),
-                matched_pods: 3,
+                matched_pods: Some(3),
             })
         });
     let app = mocks.spawn();
@@ -343,7 +344,7 @@ async fn aliases_reach_the_services_and_both_policy_spellings_are_refused() {
             "/api/v1/strategies",
             r#"{"strategyID":"65f0c1d2e3f4a5b6c7d8e9f0","k8sNamespace":["team-a"],"labelSelectors":null}"#.into(),
             200,
-            json!({"strategyId": "65f0c1d2e3f4a5b6c7d8e9f0", "matchedPods": 3}),
+            json!({"strategyId": "65f0c1d2e3f4a5b6c7d8e9f0", "matchedPods": 3, "pending": false}),
         ),
     ];
     for (method, path, body, status, data) in cases {

@@ -77,7 +77,7 @@ async fn bearer_failures_have_exact_messages() {
     let valid = format!("Bearer {}", sign(Algorithm::RS512, &own, now() + 60));
     let r = app
         .client
-        .get(app.url("/api/v1/intents/merkle"))
+        .get(app.url("/api/v1/scheduling/strategies"))
         .header("Authorization", valid)
         .send()
         .await

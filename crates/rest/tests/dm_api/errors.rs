@@ -6,6 +6,25 @@ use serde_json::{Value, json};
 use crate::helpers::{Options, spawn_app};
 
 #[tokio::test]
+async fn head_is_served_wherever_get_is_and_405_lists_the_methods() {
+    let app = spawn_app(Options::default()).await;
+    let get = app.client.get(app.url("/health")).send().await.unwrap();
+    let length = get.headers()["content-length"].clone();
+    let head = app.client.head(app.url("/health")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], length);
+    assert!(head.bytes().await.unwrap().is_empty());
+    let r = app.client.post(app.url("/health")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
+    let r = app.client.head(app.url("/api/v1/auth/token")).send().await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), &r.headers()["allow"]),
+        (405, &"POST".parse().unwrap())
+    );
+}
+
+#[tokio::test]
 async fn unknown_routes_wrong_methods_and_oversized_bodies_are_json() {
     let app = spawn_app(Options {
         max_body_bytes: Some(1024),
@@ -20,6 +39,7 @@ async fn unknown_routes_wrong_methods_and_oversized_bodies_are_json() {
     );
     let r = app.client.put(app.url("/api/v1/intents")).send().await.unwrap();
     assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST, DELETE");
     assert_eq!(
         r.json::<Value>().await.unwrap(),
         json!({"success": false, "error": "Method Not Allowed"})

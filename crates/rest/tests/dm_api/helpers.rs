@@ -26,6 +26,7 @@ pub struct Options {
     /// `None` keeps the index unbuilt (as before the first refresh).
     pub snapshot: Option<ProcessSnapshot>,
     pub tls: Option<rustls::ServerConfig>,
+    pub timeouts: Option<gthulhu_rest::Timeouts>,
 }
 
 pub struct TestApp {
@@ -106,6 +107,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
             max_body_bytes: options.max_body_bytes.unwrap_or(1 << 20),
             node_name: "test-node".into(),
             version: "test".into(),
+            timeouts: options.timeouts.unwrap_or_default(),
         },
     };
     let listener = bind_listener("127.0.0.1:0").unwrap();
@@ -127,6 +129,14 @@ pub async fn spawn_app(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// The loopback address (plain HTTP apps only).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a plain HTTP app")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -138,11 +148,22 @@ impl TestApp {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
+    /// A token with the Manager's role (upstream's default `client_id`).
     pub async fn token(&self) -> String {
+        self.token_for(serde_json::json!({"public_key": PUBLIC_KEY, "client_id": "manager-client"}))
+            .await
+    }
+
+    /// A token as the scheduler asks for it: the public key alone.
+    pub async fn scheduler_token(&self) -> String {
+        self.token_for(serde_json::json!({"public_key": PUBLIC_KEY})).await
+    }
+
+    async fn token_for(&self, request: Value) -> String {
         let r = self
             .client
             .post(self.url("/api/v1/auth/token"))
-            .json(&serde_json::json!({"public_key": PUBLIC_KEY}))
+            .json(&request)
             .send()
             .await
             .unwrap();

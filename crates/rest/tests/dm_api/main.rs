@@ -8,4 +8,6 @@ mod intents;
 mod legacy;
 mod mtls;
 mod pods;
+mod roles;
 mod scheduler_client;
+mod slow_clients;

@@ -27,6 +27,7 @@ pub struct Options {
     /// 0 disables the login rate limit (tests log in a lot from one address).
     pub login_rate_per_min: u32,
     pub max_body_bytes: usize,
+    pub timeouts: gthulhu_rest::Timeouts,
 }
 
 impl Default for Options {
@@ -34,6 +35,7 @@ impl Default for Options {
         Self {
             login_rate_per_min: 0,
             max_body_bytes: 1 << 20,
+            timeouts: Default::default(),
         }
     }
 }
@@ -85,6 +87,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
         ManagerSettings {
             max_body_bytes: options.max_body_bytes,
             version: "test".into(),
+            timeouts: options.timeouts,
         },
     );
     let server = gthulhu_rest::manager::serve(api, bind_listener("127.0.0.1:0").unwrap()).unwrap();
@@ -104,6 +107,13 @@ pub fn unique(prefix: &str) -> String {
 }
 
 impl TestApp {
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a plain HTTP app")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

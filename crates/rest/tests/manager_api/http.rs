@@ -9,6 +9,38 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 #[tokio::test]
+async fn head_is_served_for_get_routes_and_405_carries_allow() {
+    let app = spawn_app(Options::default()).await;
+    let admin = app.admin_token().await;
+    let get = app
+        .client
+        .get(app.url("/api/v1/roles"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let length = get.headers()["content-length"].clone();
+    let head = app
+        .client
+        .head(app.url("/api/v1/roles"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], length);
+    assert!(head.bytes().await.unwrap().is_empty());
+    // HEAD is authenticated like GET.
+    let r = app.client.head(app.url("/api/v1/roles")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app.client.patch(app.url("/api/v1/roles")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST, PUT, DELETE, GET, HEAD");
+    let r = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+}
+
+#[tokio::test]
 async fn errors_are_json_with_meaningful_statuses() {
     let app = spawn_app(Options {
         max_body_bytes: 1024,
@@ -47,6 +79,9 @@ async fn errors_are_json_with_meaningful_statuses() {
         let r = r.send().await.unwrap();
         assert_eq!(r.status().as_u16(), status, "{method} {path}");
         assert_eq!(r.headers()["content-type"], "application/json", "{method} {path}");
+        if status == 405 {
+            assert!(r.headers().contains_key("allow"), "{method} {path}");
+        }
         let b: Value = r.json().await.unwrap();
         assert_eq!(b, json!({"success": false, "error": error}), "{method} {path}");
     }
@@ -189,7 +224,10 @@ async fn key_aliases_are_accepted_and_both_spellings_refused() {
             json!({"strategyID": id, "priority": 4, "k8sNamespace": ["x"]}),
         )
         .await;
-    assert_eq!((s, &b["data"]), (200, &json!({"strategyId": id, "matchedPods": 0})));
+    assert_eq!(
+        (s, &b["data"]),
+        (200, &json!({"strategyId": id, "matchedPods": 0, "pending": false}))
+    );
     let (_, all) = app.get("/api/v1/strategies", &admin).await;
     let admin_id = app.user_id(&admin, ADMIN).await;
     assert_eq!(

@@ -8,3 +8,4 @@ mod http;
 mod nodes;
 mod rbac;
 mod reconcile;
+mod slow_clients;

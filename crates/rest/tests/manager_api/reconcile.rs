@@ -56,6 +56,7 @@ async fn spawn_dm() -> (u16, watch::Sender<bool>) {
             max_body_bytes: 1 << 20,
             node_name: "n1".into(),
             version: "test".into(),
+            timeouts: Default::default(),
         },
     };
     let server = gthulhu_rest::dm::serve(api, bind_listener("127.0.0.1:0").unwrap(), None).unwrap();

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::ApiError;
 use crate::body::read_json;
-use crate::dm::{Bearer, DmApi, INTENTS_BODY_LIMIT};
+use crate::dm::{DmApi, INTENTS_BODY_LIMIT, ManagerBearer};
 use crate::envelope::success;
 
 #[derive(Deserialize)]
@@ -15,7 +15,7 @@ struct IntentsRequest {
     intents: Option<Vec<Option<Intent>>>,
 }
 
-pub async fn replace(_: Bearer, api: web::Data<DmApi>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn replace(_: ManagerBearer, api: web::Data<DmApi>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let limit = INTENTS_BODY_LIMIT.max(api.settings.max_body_bytes);
     let request: IntentsRequest = read_json(payload, limit).await?;
     let intents: Vec<Intent> = request.intents.unwrap_or_default().into_iter().flatten().collect();
@@ -27,7 +27,7 @@ pub async fn replace(_: Bearer, api: web::Data<DmApi>, payload: web::Payload) ->
     Ok(success(None))
 }
 
-pub async fn delete(_: Bearer, api: web::Data<DmApi>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn delete(_: ManagerBearer, api: web::Data<DmApi>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let request: DeleteIntents = read_json(payload, api.settings.max_body_bytes).await?;
     let summary = format!("all={} podId={} pid={}", request.all, request.pod_id, request.pid);
     api.intents
@@ -37,6 +37,6 @@ pub async fn delete(_: Bearer, api: web::Data<DmApi>, payload: web::Payload) -> 
     Ok(success(None))
 }
 
-pub async fn merkle(_: Bearer, api: web::Data<DmApi>) -> HttpResponse {
+pub async fn merkle(_: ManagerBearer, api: web::Data<DmApi>) -> HttpResponse {
     success(Some(json!({"rootHash": api.intents.merkle_root()})))
 }

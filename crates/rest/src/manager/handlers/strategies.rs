@@ -15,6 +15,7 @@ fn applied(a: StrategyApplied) -> HttpResponse {
     ok(StrategyAppliedData {
         strategy_id: a.strategy_id.to_string(),
         matched_pods: a.matched_pods,
+        pending: a.matched_pods.is_none(),
     })
 }
 
