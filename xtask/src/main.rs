@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod fuzz_api;
 mod images;
 mod kind;
 mod manifests;
@@ -37,6 +38,8 @@ enum Command {
     Openapi(openapi::OpenapiArgs),
     /// Run a benchmark.
     Bench(bench::BenchArgs),
+    /// Fuzz both services against their served OpenAPI documents with schemathesis.
+    FuzzApi(fuzz_api::FuzzApiArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::ManifestsCheck(args) => manifests::run(args),
         Command::Openapi(args) => openapi::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::FuzzApi(args) => fuzz_api::run(args),
     }
 }
 

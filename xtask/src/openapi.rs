@@ -1,7 +1,8 @@
 //! `cargo xtask openapi`: writes the Manager's OpenAPI description (the one
 //! it serves at `/api-docs/openapi.json`) to `docs/openapi/manager.json`.
-//! The Decision Maker has no OpenAPI description in code (its contract is
-//! the spec, `decision-maker.md`), so there is no DM file.
+//! The Decision Maker's description is written by hand from its spec
+//! (`crates/rest/src/dm/openapi.json`, served at the same path), so it has no
+//! generated file.
 
 use std::fs;
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ pub fn run(args: OpenapiArgs) -> anyhow::Result<()> {
         path.display(),
         current.len()
     );
-    println!("the Decision Maker has no OpenAPI description in code; its API is specified in decision-maker.md");
+    println!("the Decision Maker's description is hand-written: crates/rest/src/dm/openapi.json");
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 
 mod leftovers;
 mod pods;
-mod services;
+pub(crate) mod services;
 mod workload;
 
 use std::fs;

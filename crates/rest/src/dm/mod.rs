@@ -2,6 +2,7 @@
 
 mod auth;
 mod handlers;
+mod openapi;
 mod prometheus;
 mod server;
 
@@ -11,6 +12,7 @@ use gthulhu_domain::{IntentService, SchedulerMetricsService, SchedulingService, 
 use prometheus_client::registry::Registry;
 
 pub use auth::{Bearer, ManagerBearer};
+pub use openapi::{document as openapi_document, operations as openapi_operations};
 pub use prometheus::register_dm_metrics;
 pub use server::{DmServer, serve};
 

@@ -136,3 +136,43 @@ async fn legacy_routes_are_absent_outside_standalone_mode() {
     assert_ne!(r.status(), 200);
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+/// The served OpenAPI document lists exactly what the DM serves.
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes_in_both_modes() {
+    for standalone in [false, true] {
+        let app = spawn_app(Options {
+            standalone,
+            ..Default::default()
+        })
+        .await;
+        let doc: Value = app
+            .client
+            .get(app.url("/api-docs/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(&doc, gthulhu_rest::dm::openapi_document(standalone));
+        let token = app.token().await;
+        for (method, path) in gthulhu_rest::dm::openapi_operations(&doc) {
+            let r = app
+                .client
+                .request(method.parse().unwrap(), app.url(&path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                ![404, 405].contains(&r.status().as_u16()),
+                "standalone={standalone}: {method} {path} documented but not served: {}",
+                r.status()
+            );
+        }
+        // And a route only standalone serves is absent otherwise.
+        let r = app.client.get(app.url("/")).send().await.unwrap();
+        assert_eq!(r.status() == 404, !standalone);
+    }
+}

@@ -22,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, standalone: bool) {
                 .delete(intents::delete),
         )
         .service(resource("/api/v1/intents/merkle").get(intents::merkle))
-        .service(resource("/api/v1/pods/pids").get(pods::list));
+        .service(resource("/api/v1/pods/pids").get(pods::list))
+        .service(resource("/api-docs/openapi.json").get(system::openapi));
     if standalone {
         cfg.service(resource("/").get(system::legacy_root))
             .service(

@@ -49,6 +49,11 @@ pub async fn version(api: web::Data<DmApi>) -> HttpResponse {
     )
 }
 
+/// The OpenAPI description of what this DM serves.
+pub async fn openapi(api: web::Data<DmApi>) -> HttpResponse {
+    json_response(StatusCode::OK, crate::dm::openapi_document(api.settings.standalone))
+}
+
 /// Standalone mode's legacy `GET /`.
 pub async fn legacy_root(api: web::Data<DmApi>) -> HttpResponse {
     json_response(

@@ -51,7 +51,8 @@ pub(crate) async fn create(
     (status = 200, body = Done),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, description = "`role not found`", body = ErrorBody),
-    (status = 409, description = "`role name already exists`; `admin` cannot be renamed", body = ErrorBody),
+    (status = 409, description = "`role name already exists`; `admin` cannot be renamed; the last holder of \
+`user.permission.update` or `role.update` cannot lose it", body = ErrorBody),
     (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
 ))]
 pub(crate) async fn update(

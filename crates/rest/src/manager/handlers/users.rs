@@ -37,7 +37,8 @@ pub(crate) async fn create(
     security(("bearer" = [])), responses(
     (status = 200, body = Done),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, description = "`forbidden` under a `self` grant", body = ErrorBody),
+    (status = 403, description = "`forbidden` under a `self` grant, or the caller's own id (use /users/self/password)",
+        body = ErrorBody),
     (status = 404, description = "`user not found`", body = ErrorBody),
     (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
 ))]
@@ -60,6 +61,7 @@ pub(crate) async fn reset_password(
     (status = 200, body = Done),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, description = "`user not found`", body = ErrorBody),
+    (status = 409, description = "`the last active user holding user.permission.update cannot lose it`", body = ErrorBody),
     (status = 413, body = ErrorBody),
     (status = 422, description = "`roles: unknown role \"x\"`, `status must be 1, 2 or 3`", body = ErrorBody),
     (status = 503, body = ErrorBody),
