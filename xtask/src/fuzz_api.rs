@@ -40,13 +40,16 @@ pub struct FuzzApiArgs {
 
 pub fn run(args: FuzzApiArgs) -> anyhow::Result<()> {
     let schemathesis = match args.schemathesis.clone() {
-        Some(path) => path,
+        // Absolute: schemathesis runs from a temporary directory.
+        Some(path) => std::fs::canonicalize(&path).with_context(|| format!("--schemathesis {}", path.display()))?,
         None => shell::require("schemathesis", "pip install schemathesis==4.32.5").or_else(|e| {
             let venv = workspace_root().join(".venv-st/bin/schemathesis");
             if venv.is_file() { Ok(venv) } else { Err(e) }
         })?,
     };
-    shell::run(Command::new("cargo").args(["build", "-p", "gthulhu-decisionmaker", "-p", "gthulhu-manager"]))?;
+    // The binaries `cargo test --workspace` builds (same feature resolution),
+    // so after the test suite, as in CI, this compiles nothing.
+    shell::run(Command::new("cargo").args(["test", "--workspace", "--no-run"]))?;
     let work = tempfile::tempdir()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let results = runtime.block_on(fuzz_both(&schemathesis, work.path(), &args))?;

@@ -83,7 +83,7 @@ pub fn resolve(
         out.extend(
             pod.processes
                 .iter()
-                .filter(|p| selected(p, regex.as_ref()))
+                .filter(|p| selected(p, regex.as_deref()))
                 .filter(|p| !intents.exclusions.contains(&(intent.pod_id.clone(), p.pid)))
                 .map(|p| SchedulingDecision {
                     priority: intent.priority,

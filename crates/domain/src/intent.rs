@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::serde_util::null_as_default;
+use crate::serde_util::null_as_empty;
 
 /// "Give pod P this priority and time slice, for processes whose `comm`
 /// matches R." One intent per pod that a strategy selected.
@@ -12,32 +12,32 @@ use crate::serde_util::null_as_default;
 /// into the Merkle root).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
-    #[serde(rename = "podName", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "podName", default)]
     pub pod_name: String,
-    #[serde(rename = "podID", alias = "podId", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "podID", alias = "podId", default)]
     pub pod_id: String,
-    #[serde(rename = "nodeID", alias = "nodeId", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "nodeID", alias = "nodeId", default)]
     pub node_id: String,
-    #[serde(rename = "k8sNamespace", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "k8sNamespace", default)]
     pub k8s_namespace: String,
-    #[serde(rename = "commandRegex", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "commandRegex", default)]
     pub command_regex: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     pub priority: i64,
-    #[serde(rename = "executionTime", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "executionTime", default)]
     pub execution_time: i64,
-    #[serde(rename = "podLabels", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "podLabels", default, deserialize_with = "null_as_empty")]
     pub pod_labels: BTreeMap<String, String>,
 }
 
 /// Body of `DELETE /api/v1/intents`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct DeleteIntents {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     pub all: bool,
-    #[serde(rename = "podId", alias = "podID", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "podId", alias = "podID", default)]
     pub pod_id: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     pub pid: i64,
 }
 
@@ -46,12 +46,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_and_null_fields_take_zero_values() {
-        let i: Intent =
-            serde_json::from_str(r#"{"podId":"u","podLabels":null,"commandRegex":null,"intentID":7}"#).unwrap();
+    fn missing_fields_take_zero_values_and_null_maps_are_empty() {
+        let i: Intent = serde_json::from_str(r#"{"podId":"u","podLabels":null,"intentID":7}"#).unwrap();
         assert_eq!(i.pod_id, "u");
         assert!(i.pod_labels.is_empty());
         assert_eq!(i.priority, 0);
+    }
+
+    #[test]
+    fn null_where_a_scalar_is_required_is_the_wrong_type() {
+        for body in [r#"{"commandRegex":null}"#, r#"{"priority":null}"#, r#"{"podID":null}"#] {
+            assert!(serde_json::from_str::<Intent>(body).is_err(), "{body}");
+        }
     }
 
     #[test]

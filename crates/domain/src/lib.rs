@@ -23,5 +23,6 @@ pub use intent::{DeleteIntents, Intent};
 pub use metrics::{ReceivedMetrics, SchedulerMetrics};
 pub use pod::{PodMeta, PodMetadataStatus};
 pub use process::{PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
+pub use serde_util::null_as_empty;
 pub use template::{LegacyPriority, StrategyTemplate};
 pub use traits::*;

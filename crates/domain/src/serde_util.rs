@@ -1,8 +1,10 @@
 use serde::{Deserialize, Deserializer};
 
-/// Upstream's Go decoder leaves a field at its zero value when the JSON
-/// carries `null`; serde would reject it. This restores the Go behaviour.
-pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+/// `null` decodes as an empty list or map. Go clients (upstream's Manager,
+/// CLI and BSS callers) marshal a nil slice or map as `null`, so for
+/// collections it means "none". Only for collections: a `null` where a
+/// string, number or boolean is required is the wrong JSON type (400).
+pub fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,

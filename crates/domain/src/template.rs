@@ -1,7 +1,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::Selector;
-use crate::serde_util::null_as_default;
+use crate::serde_util::null_as_empty;
 
 /// A legacy template's `priority`: a boolean (legacy clients) or an
 /// integer. Converted to an integer when resolved, because the current
@@ -51,13 +51,13 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 pub struct StrategyTemplate {
     #[serde(default)]
     pub priority: LegacyPriority,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     pub execution_time: u64,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     pub pid: i64,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub selectors: Vec<Selector>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     pub command_regex: String,
 }
 

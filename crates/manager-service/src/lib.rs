@@ -21,6 +21,7 @@ mod no_cluster;
 mod node_status;
 mod nodes;
 mod passwords;
+mod pattern_budget;
 mod push_queue;
 mod rate_limit;
 mod reconciler;

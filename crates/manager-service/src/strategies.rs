@@ -12,6 +12,7 @@ use gthulhu_domain::manager::{
 };
 
 use crate::ManagerServices;
+use crate::pattern_budget;
 use crate::scope::Scope;
 use crate::validation;
 
@@ -109,6 +110,7 @@ impl StrategyService for ManagerServices {
         Scope::for_target(&caller.grants, &caller.user.id, &caller.user.id)
             .ok_or_else(|| ServiceError::Forbidden("permission denied".into()))?
             .require(&spec.k8s_namespaces, CREATE_KEY)?;
+        pattern_budget::check(self.repo.as_ref(), &spec.command_regex, None).await?;
         let pods = self.matching_pods(&spec).await?;
         let now = now_ms();
         let strategy = ScheduleStrategy {
@@ -142,6 +144,7 @@ impl StrategyService for ManagerServices {
         let (stored, scope) = self.permitted_strategy(caller, &id, "update").await?;
         let spec = validation::strategy_spec(spec)?;
         scope.require(&spec.k8s_namespaces, UPDATE_KEY)?;
+        pattern_budget::check(self.repo.as_ref(), &spec.command_regex, Some(&id)).await?;
         let old_intents = self.repo.list_intents_by_strategy(&id).await?;
         let pods = self.matching_pods(&spec).await?;
         let now = now_ms();

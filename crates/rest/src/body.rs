@@ -10,10 +10,15 @@ use crate::timeouts::timed_out;
 /// Manager do not always send one.
 pub async fn read_json<T: DeserializeOwned>(mut payload: Payload, limit: usize) -> Result<T, ApiError> {
     let bytes = read_limited(&mut payload, limit, ApiError::InvalidPayload).await?;
-    if !is_object(&bytes) {
+    decode_json(&bytes)
+}
+
+/// The decoding half of [`read_json`], for bodies decoded off the worker thread.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if !is_object(bytes) {
         return Err(ApiError::InvalidPayload);
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         tracing::debug!(error = %e, "request body rejected");
         ApiError::InvalidPayload
     })

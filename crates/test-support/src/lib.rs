@@ -2,6 +2,7 @@
 //! (as root, with a writable cgroupfs; the tests skip with a reason
 //! elsewhere).
 
+pub mod json_bodies;
 pub mod precondition;
 pub mod slow_client;
 

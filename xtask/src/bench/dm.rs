@@ -240,7 +240,7 @@ fn print_header(args: &DmArgs) {
     );
 }
 
-fn build_dm_binary() -> anyhow::Result<PathBuf> {
+pub(crate) fn build_dm_binary() -> anyhow::Result<PathBuf> {
     println!("building the DM: cargo build --release -p gthulhu-decisionmaker");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)

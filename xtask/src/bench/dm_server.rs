@@ -175,6 +175,27 @@ impl DmServer {
         Ok(())
     }
 
+    /// The DM's base URL (`http://127.0.0.1:<port>`), for callers with their own client.
+    pub fn base_url(&self) -> &str {
+        &self.poller.base
+    }
+
+    /// `POST /api/v1/intents` with a prepared JSON body: the status and
+    /// reply text, whatever they are (a refused body is a result here).
+    pub async fn post_intents_body(&self, body: Vec<u8>) -> anyhow::Result<(reqwest::StatusCode, String)> {
+        let response = self
+            .poller
+            .client
+            .post(format!("{}/api/v1/intents", self.poller.base))
+            .bearer_auth(&self.poller.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        Ok((status, response.text().await?))
+    }
+
     /// Polls until the answer lists `expected` entries (the DM has indexed
     /// the processes and resolved the intents).
     pub async fn wait_resolved(&self, expected: usize, timeout: Duration) -> anyhow::Result<()> {
@@ -252,6 +273,13 @@ impl DmServer {
     /// The DM's peak resident set since it started (VmHWM), KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         status_kib(self.child.id(), "VmHWM:")
+    }
+
+    /// Resets VmHWM to the current VmRSS (`5` into `/proc/<pid>/clear_refs`),
+    /// so [`Self::peak_rss_kib`] then reports the peak since this call.
+    pub fn reset_peak_rss(&self) -> anyhow::Result<()> {
+        let path = format!("/proc/{}/clear_refs", self.child.id());
+        std::fs::write(&path, "5").with_context(|| format!("writing 5 to {path}"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask bench <target>`.
 
 mod dm;
+mod dm_hostile;
 mod dm_server;
 mod interrupt;
 mod manager;
@@ -23,6 +24,8 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// Decision Maker: upstream's per-poll /proc scan against our index and poll answer.
     Dm(dm::DmArgs),
+    /// Decision Maker under the hostile intent body of the security report: RSS and /health latency.
+    DmHostile(dm_hostile::DmHostileArgs),
     /// Manager: strategy resolution over 150,000 pods, the slim cache's memory, fan-out to thousands of DMs.
     Manager(manager::ManagerArgs),
 }
@@ -30,6 +33,7 @@ enum BenchTarget {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Dm(args) => dm::run(args),
+        BenchTarget::DmHostile(args) => dm_hostile::run(args),
         BenchTarget::Manager(args) => manager::run(args),
     }
 }

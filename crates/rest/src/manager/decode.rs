@@ -4,7 +4,6 @@
 
 use actix_web::web::Payload;
 use actix_web::{HttpMessage, HttpRequest};
-use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -88,15 +87,6 @@ fn first_json_value(bytes: &[u8]) -> Result<Value, ApiError> {
         }
         None => Err(ApiError::InvalidBody),
     }
-}
-
-/// `null` decodes as the zero value, as in upstream's Go decoder.
-pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + serde::Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[cfg(test)]

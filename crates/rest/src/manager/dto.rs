@@ -14,8 +14,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::audit::details_object;
-use super::decode::null_as_default;
 use crate::envelope::rfc3339;
+use gthulhu_domain::null_as_empty;
 
 /// `{"success":true,"data":…,"timestamp":…}`.
 #[derive(Serialize, ToSchema)]
@@ -98,10 +98,10 @@ pub(crate) struct NotReady {
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct LoginRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "admin@example.com", required = true, min_length = 1, max_length = 256)]
     pub username: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "your-password-here", required = true, min_length = 1, max_length = 72)]
     pub password: String,
 }
@@ -113,10 +113,10 @@ pub(crate) struct TokenData {
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct CreateUserRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "alice@example.com", required = true, min_length = 1, max_length = 256)]
     pub username: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 72)]
     pub password: String,
 }
@@ -124,10 +124,10 @@ pub(crate) struct CreateUserRequest {
 /// `userId` is accepted for `userID`.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct ResetPasswordRequest {
-    #[serde(rename = "userID", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "userID", default)]
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub user_id: String,
-    #[serde(rename = "newPassword", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "newPassword", default)]
     #[schema(required = true, min_length = 1, max_length = 72)]
     pub new_password: String,
 }
@@ -137,7 +137,7 @@ pub(crate) struct ResetPasswordRequest {
 /// password).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct UpdatePermissionsRequest {
-    #[serde(rename = "userID", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "userID", default)]
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub user_id: String,
     #[serde(default)]
@@ -151,10 +151,10 @@ pub(crate) struct UpdatePermissionsRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ChangeOwnPasswordRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(required = true)]
     pub old_password: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 72)]
     pub new_password: String,
 }
@@ -191,18 +191,18 @@ pub(crate) struct UsersData {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RolePolicyDto {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "schedule_strategy.create")]
     permission_key: String,
     /// Only the caller's own targets.
-    #[serde(rename = "self", default, deserialize_with = "null_as_default")]
+    #[serde(rename = "self", default)]
     self_only: bool,
     /// Empty: every namespace.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "team-a")]
     k8s_namespace: String,
     /// Stored and returned; no effect.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(max_length = 253)]
     policy_namespace: String,
 }
@@ -233,10 +233,10 @@ impl From<RolePolicy> for RolePolicyDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateRoleRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "role_manager", required = true, min_length = 1, max_length = 128)]
     pub name: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(max_length = 1024)]
     pub description: String,
     #[serde(default)]
@@ -249,7 +249,7 @@ pub(crate) struct CreateRoleRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UpdateRoleRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f1", required = true, pattern = "^[0-9a-f]{24}$")]
     pub id: String,
     #[serde(default)]
@@ -265,7 +265,7 @@ pub(crate) struct UpdateRoleRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct DeleteRoleRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f1", required = true, pattern = "^[0-9a-f]{24}$")]
     pub id: String,
 }
@@ -321,10 +321,10 @@ pub(crate) struct PermissionsData {
 /// A label condition; an empty `value` means "label exists".
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct LabelSelector {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "app", max_length = 317)]
     key: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "busybox", max_length = 63)]
     value: String,
 }
@@ -335,26 +335,26 @@ pub(crate) struct LabelSelector {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StrategyFields {
     /// Free text, stored and returned.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "prod", max_length = 253)]
     strategy_namespace: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_as_empty")]
     #[schema(max_items = 64)]
     label_selectors: Vec<LabelSelector>,
     /// Namespaces to search (DNS-1123 labels); empty = all namespaces.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_as_empty")]
     #[schema(example = json!(["gthulhu-api-local"]), max_items = 256)]
     k8s_namespace: Vec<String>,
     /// Regex on process names (`comm`), applied on the node.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "sleep|sh", max_length = 1024)]
     command_regex: String,
     /// 0-20.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = 1, minimum = 0, maximum = 20)]
     priority: i64,
     /// Time slice in ns (0 = scheduler default, at most 1 s).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = 20000000, minimum = 0, maximum = 1000000000)]
     execution_time: i64,
 }
@@ -384,7 +384,7 @@ impl From<StrategyFields> for StrategySpec {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UpdateStrategyRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub strategy_id: String,
     #[serde(flatten)]
@@ -395,7 +395,7 @@ pub(crate) struct UpdateStrategyRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteStrategyRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default)]
     #[schema(example = "65f0c1d2e3f4a5b6c7d8e9f0", required = true, pattern = "^[0-9a-f]{24}$")]
     pub strategy_id: String,
 }
@@ -461,7 +461,7 @@ pub(crate) struct StrategiesData {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteIntentsRequest {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_as_empty")]
     #[schema(example = json!(["65f0c1d2e3f4a5b6c7d8e9f1"]), required = true, min_items = 1)]
     pub intent_ids: Vec<String>,
 }

@@ -82,6 +82,7 @@ async fn delete_validation_and_payload_errors() {
         ("", 400, "Invalid request payload"),
         ("nope", 400, "Invalid request payload"),
         (r#"{"all":"yes"}"#, 400, "Invalid request payload"),
+        (r#"{"podId":null,"pid":5}"#, 400, "Invalid request payload"),
     ] {
         let (s, b) = app.call(Method::DELETE, "/api/v1/intents", Some(body)).await;
         assert_eq!((s, b["error"].as_str().unwrap()), (status, error), "{body}");
@@ -92,6 +93,8 @@ async fn delete_validation_and_payload_errors() {
         r#"{"intents":{}}"#,
         r#"{"intents":[{"priority":"high"}]}"#,
         r#"{"intents":[{"priority":1.5}]}"#,
+        r#"{"intents":[{"priority":null}]}"#,
+        r#"{"intents":[{"commandRegex":null}]}"#,
     ] {
         let (s, b) = app.call(Method::POST, "/api/v1/intents", Some(body)).await;
         assert_eq!(

@@ -2,8 +2,10 @@
 //! port with the real services over a mocked process index.
 
 mod auth;
+mod bodies;
 mod errors;
 mod helpers;
+mod hostile;
 mod intents;
 mod legacy;
 mod mtls;

@@ -1,6 +1,7 @@
 //! The Manager's HTTP API, spawned for real on a random loopback port with
 //! the real services over the embedded redb store (no cluster).
 
+mod bodies;
 mod conformance;
 mod flow;
 mod helpers;

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::ApiError;
-use crate::body::read_json;
+use crate::body::{decode_json, read_json, read_limited};
 use crate::dm::{DmApi, INTENTS_BODY_LIMIT, ManagerBearer};
 use crate::envelope::success;
 
@@ -15,15 +15,30 @@ struct IntentsRequest {
     intents: Option<Vec<Option<Intent>>>,
 }
 
-pub async fn replace(_: ManagerBearer, api: web::Data<DmApi>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+/// Decoding a set (up to 16 MiB), compiling its patterns and hashing it
+/// take milliseconds to tens of them: that runs on the blocking pool, so
+/// the worker keeps answering its other connections (`/health`, the
+/// scheduler's poll) meanwhile.
+pub async fn replace(
+    _: ManagerBearer,
+    api: web::Data<DmApi>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let limit = INTENTS_BODY_LIMIT.max(api.settings.max_body_bytes);
-    let request: IntentsRequest = read_json(payload, limit).await?;
-    let intents: Vec<Intent> = request.intents.unwrap_or_default().into_iter().flatten().collect();
-    let count = intents.len();
-    api.intents
-        .replace(intents)
-        .map_err(|e| ApiError::from_dm(e, "Failed to store intents"))?;
-    tracing::info!(count, root = %api.intents.merkle_root(), "intent set replaced");
+    let bytes = read_limited(&mut payload, limit, ApiError::InvalidPayload).await?;
+    let service = api.intents.clone();
+    web::block(move || {
+        let request: IntentsRequest = decode_json(&bytes)?;
+        let intents: Vec<Intent> = request.intents.unwrap_or_default().into_iter().flatten().collect();
+        let count = intents.len();
+        service
+            .replace(intents)
+            .map_err(|e| ApiError::from_dm(e, "Failed to store intents"))?;
+        tracing::info!(count, root = %service.merkle_root(), "intent set replaced");
+        Ok::<(), ApiError>(())
+    })
+    .await
+    .map_err(|_| ApiError::Internal("Failed to store intents"))??;
     Ok(success(None))
 }
 
