@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use gthulhu_config::DmConfig;
+use gthulhu_daemon_client::DaemonClient;
 use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, ManagerClients, RsaTokenService, SchedulerMetricsStore};
 use gthulhu_proc_scanner::{ProcScanner, ScannerConfig};
 use gthulhu_rest::dm::{DmApi, DmSettings};
@@ -37,6 +38,7 @@ async fn run(config: DmConfig) -> anyhow::Result<()> {
         anyhow::bail!("standalone mode requires NODE_NAME or standalone.node_name");
     }
     let tokens = token_service(&config)?;
+    let runtime = DaemonClient::new(&config.daemon.endpoint, config.daemon.timeout()).context("daemon.endpoint")?;
     let mut registry = Registry::default();
     let scanner = ProcScanner::new(
         ScannerConfig {
@@ -77,6 +79,7 @@ async fn run(config: DmConfig) -> anyhow::Result<()> {
         intents: decision_maker.clone(),
         scheduling: decision_maker,
         metrics,
+        runtime: Arc::new(runtime),
         registry: Arc::new(registry),
         http_metrics,
         settings: DmSettings {
@@ -98,6 +101,7 @@ async fn run(config: DmConfig) -> anyhow::Result<()> {
         standalone = config.standalone.enable,
         proc_root = %config.scan.proc_root,
         cgroup_root = %config.scan.cgroup_root,
+        daemon = %config.daemon.endpoint,
         "decision maker listening"
     );
     let result = server.server.await;

@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Dm, free_port};
-use serde_json::Value;
+use gthulhu_test_support::slow_client::{InFlight, refuses_connections_within};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn sigterm_stops_the_binary_gracefully() {
@@ -26,6 +27,28 @@ async fn sigterm_stops_the_binary_gracefully() {
         assert!(Instant::now() < deadline, "still running 15 s after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// SIGTERM while a token request is half-sent: the listener closes at once
+/// (new connections are refused), the request in flight is answered in
+/// full, then the binary exits cleanly.
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_and_accepts_no_new_one() {
+    let mut dm = Dm::start(&[]).await;
+    let addr = dm.addr();
+    let body = json!({"public_key": common::PUBLIC_KEY}).to_string();
+    let in_flight = InFlight::start(addr, "/api/v1/auth/token", &body);
+    std::thread::sleep(Duration::from_millis(200));
+    gthulhu_test_support::sigterm(dm.child.id());
+    assert!(
+        refuses_connections_within(addr, Duration::from_secs(5)),
+        "still accepting connections 5 s after SIGTERM"
+    );
+    let outcome = in_flight.finish(Duration::from_secs(15));
+    assert_eq!(outcome.status, 200, "{}", outcome.response);
+    assert!(outcome.response.contains("\"token\""), "{}", outcome.response);
+    let exit = dm.child.wait().unwrap();
+    assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
 }
 
 #[tokio::test]

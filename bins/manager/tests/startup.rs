@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Manager, PRIVATE_KEY, free_port};
-use serde_json::Value;
+use gthulhu_test_support::slow_client::{InFlight, refuses_connections_within};
+use serde_json::{Value, json};
 
 /// Polls `/ready` until its storage check reads `state`.
 async fn wait_storage(m: &Manager, state: &str) -> Value {
@@ -49,6 +50,29 @@ async fn default_redb_store_bootstraps_the_admin_and_sigterm_stops_gracefully() 
         assert!(Instant::now() < deadline, "still running 15 s after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// SIGTERM while a login is half-sent: new connections are refused at
+/// once, the login in flight is answered in full, then the binary exits
+/// cleanly.
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_and_accepts_no_new_one() {
+    let mut m = Manager::start(tempfile::tempdir().unwrap(), &[]).await;
+    wait_storage(&m, "ok").await;
+    let addr: std::net::SocketAddr = m.base.trim_start_matches("http://").parse().unwrap();
+    let body = json!({"username": "admin@example.com", "password": "your-password-here"}).to_string();
+    let in_flight = InFlight::start(addr, "/api/v1/auth/login", &body);
+    std::thread::sleep(Duration::from_millis(200));
+    gthulhu_test_support::sigterm(m.child.id());
+    assert!(
+        refuses_connections_within(addr, Duration::from_secs(5)),
+        "still accepting connections 5 s after SIGTERM"
+    );
+    let outcome = in_flight.finish(Duration::from_secs(15));
+    assert_eq!(outcome.status, 200, "{}", outcome.response);
+    assert!(outcome.response.contains("\"token\""), "{}", outcome.response);
+    let exit = m.child.wait().unwrap();
+    assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ pub struct DmConfig {
     pub mtls: MtlsConfig,
     pub scan: ScanConfig,
     pub standalone: StandaloneConfig,
+    pub daemon: DaemonConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +158,32 @@ impl Default for StandaloneConfig {
             legacy_priority_true: 1,
             legacy_priority_false: 20,
         }
+    }
+}
+
+/// The scheduler daemon's control API (sessions-and-runtime.md 17.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DaemonConfig {
+    /// An `http://` or `https://` URL (checked at startup).
+    pub endpoint: String,
+    /// Per daemon request; <= 0 means 5.
+    pub timeout_sec: i64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "http://127.0.0.1:18080".into(),
+            timeout_sec: 5,
+        }
+    }
+}
+
+impl DaemonConfig {
+    pub fn timeout(&self) -> std::time::Duration {
+        let seconds = if self.timeout_sec > 0 { self.timeout_sec } else { 5 };
+        std::time::Duration::from_secs(seconds.unsigned_abs())
     }
 }
 

@@ -6,5 +6,7 @@ mod dm;
 mod loader;
 pub mod manager;
 
-pub use dm::{DmConfig, LoggingConfig, MtlsConfig, ScanConfig, ServerConfig, StandaloneConfig, TokenConfig};
+pub use dm::{
+    DaemonConfig, DmConfig, LoggingConfig, MtlsConfig, ScanConfig, ServerConfig, StandaloneConfig, TokenConfig,
+};
 pub use loader::{ConfigError, Value, find_config_file, load};

@@ -10,6 +10,16 @@ pub enum DmError {
     /// The PID→pod index has never been built (500).
     #[error("process index unavailable: {0}")]
     IndexUnavailable(String),
+    /// The request contradicts state already in place (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The scheduler daemon is unreachable, timed out or did not answer
+    /// its JSON envelope (503); the detail is logged, not sent.
+    #[error("scheduler daemon unavailable")]
+    DaemonUnavailable(String),
+    /// The scheduler daemon refused the request with this message (422).
+    #[error("scheduler daemon rejected the config: {0}")]
+    DaemonRejected(String),
 }
 
 /// Errors of token issuing and verification.

@@ -12,6 +12,7 @@ pub mod merkle;
 pub mod metrics;
 pub mod pod;
 pub mod process;
+pub mod runtime_config;
 pub mod template;
 pub mod traits;
 

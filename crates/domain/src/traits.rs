@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
+use crate::runtime_config::{RuntimeSchedulerConfig, RuntimeStatus};
 use crate::{
     AuthError, DeleteIntents, DmError, Intent, PodMeta, PodMetadataStatus, ProcessInfo, ProcessSnapshot,
     ReceivedMetrics, ScanHealth, SchedulerMetrics, SchedulingDecision, StrategyTemplate,
@@ -143,4 +144,15 @@ pub trait SchedulingService: Send + Sync {
 pub trait SchedulerMetricsService: Send + Sync {
     fn record(&self, metrics: SchedulerMetrics);
     fn latest(&self) -> Option<ReceivedMetrics>;
+}
+
+/// The local scheduler daemon's runtime configuration, through its control
+/// API (sessions-and-runtime.md 17).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait RuntimeConfigService: Send + Sync {
+    /// Normalises, validates and sends `config`; `Ok(true)` when the daemon
+    /// already ran that version with that content (no-op).
+    async fn apply(&self, config: RuntimeSchedulerConfig) -> Result<bool, DmError>;
+    async fn status(&self) -> Result<RuntimeStatus, DmError>;
 }

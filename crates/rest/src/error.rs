@@ -64,6 +64,12 @@ impl ApiError {
                 tracing::error!(%reason, "process index unavailable");
                 Self::Internal(internal_message)
             }
+            DmError::Conflict(message) => Self::Conflict(message),
+            DmError::DaemonUnavailable(ref detail) => {
+                tracing::warn!(%detail, "scheduler daemon unavailable");
+                Self::Unavailable(error.to_string())
+            }
+            DmError::DaemonRejected(_) => Self::Validation(error.to_string()),
         }
     }
 }

@@ -121,3 +121,13 @@ impl Drop for PodCgroup {
         }
     }
 }
+
+/// Sends SIGTERM to `pid` (what Kubernetes does to stop a pod).
+pub fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid}: {status}");
+}

@@ -136,7 +136,12 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         .build()?;
     // As the printed command lines run it: in .demo (see Service::start).
     let key_shown = "\"$(cat demo.key)\"".to_string();
+    // The scheduler daemon's control API, faked in this process, so the
+    // DM's (and the web UI's) runtime-config routes work in the demo.
+    let daemon = gthulhu_fake_scheduler_daemon::FakeDaemon::start(Default::default()).await?;
+    println!("fake scheduler daemon (runtime configuration) on {}", daemon.url());
     let mut dm_env = vec![
+        EnvVar::new("DM_DAEMON_ENDPOINT", daemon.url()),
         EnvVar::new("NODE_NAME", pods::NODE),
         EnvVar::new("DM_SERVER_HOST", format!("127.0.0.1:{}", args.dm_port)),
         EnvVar::secret("DM_TOKEN_RSA_PRIVATE_KEY_PEM", &keys.private_pem, key_shown.clone()),

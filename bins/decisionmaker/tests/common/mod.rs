@@ -72,6 +72,13 @@ impl Dm {
         }
     }
 
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a loopback address")
+    }
+
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut req = self
             .http

@@ -1,6 +1,7 @@
 //! The real DM app of this workspace, in-process on a loopback port, and a
 //! scriptable mock DM that records what the client sends.
 
+use gthulhu_daemon_client::DaemonClient;
 use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -85,6 +86,8 @@ pub async fn spawn_real_dm(tls: Option<rustls::ServerConfig>) -> RealDm {
         intents: dm.clone(),
         scheduling: dm,
         metrics,
+        // No daemon: these tests never touch the runtime config.
+        runtime: Arc::new(DaemonClient::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap()),
         registry: Arc::new(registry),
         http_metrics,
         settings: DmSettings {

@@ -8,7 +8,7 @@ mod server;
 
 use std::sync::Arc;
 
-use gthulhu_domain::{IntentService, SchedulerMetricsService, SchedulingService, TokenService};
+use gthulhu_domain::{IntentService, RuntimeConfigService, SchedulerMetricsService, SchedulingService, TokenService};
 use prometheus_client::registry::Registry;
 
 pub use auth::{Bearer, ManagerBearer};
@@ -26,6 +26,8 @@ pub struct DmApi {
     pub intents: Arc<dyn IntentService>,
     pub scheduling: Arc<dyn SchedulingService>,
     pub metrics: Arc<dyn SchedulerMetricsService>,
+    /// The local scheduler daemon's runtime configuration.
+    pub runtime: Arc<dyn RuntimeConfigService>,
     /// Frozen after every component registered its metrics.
     pub registry: Arc<Registry>,
     pub http_metrics: crate::HttpMetrics,

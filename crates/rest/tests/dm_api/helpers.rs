@@ -1,3 +1,5 @@
+use gthulhu_daemon_client::DaemonClient;
+use gthulhu_fake_scheduler_daemon::{FakeDaemon, Options as DaemonOptions};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -34,6 +36,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     snapshot: Arc<Mutex<Option<Arc<ProcessSnapshot>>>>,
     changes: watch::Sender<u64>,
+    /// The scheduler daemon behind `/api/v1/runtime-config`.
+    pub daemon: FakeDaemon,
     /// Keeps the resolver running for the app's lifetime.
     _stop: watch::Sender<bool>,
 }
@@ -95,11 +99,14 @@ pub async fn spawn_app(options: Options) -> TestApp {
     dm.spawn_resolver(stop_rx);
 
     let tls = options.tls.is_some();
+    let daemon = FakeDaemon::start(DaemonOptions::default()).await.unwrap();
+    let runtime = DaemonClient::new(&daemon.url(), std::time::Duration::from_secs(5)).unwrap();
     let api = DmApi {
         tokens: Arc::new(RsaTokenService::from_pem(PRIVATE_KEY, TTL_HOURS).unwrap()),
         intents: dm.clone(),
         scheduling: dm,
         metrics,
+        runtime: Arc::new(runtime),
         registry: Arc::new(registry),
         http_metrics,
         settings: DmSettings {
@@ -124,6 +131,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
         client: reqwest::Client::new(),
         snapshot,
         changes,
+        daemon,
         _stop: stop,
     }
 }

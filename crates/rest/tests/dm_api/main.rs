@@ -11,5 +11,6 @@ mod legacy;
 mod mtls;
 mod pods;
 mod roles;
+mod runtime_config;
 mod scheduler_client;
 mod slow_clients;

@@ -3,6 +3,7 @@
 //! (the cluster is a mock: one pod, one DM). Equal roots here mean the
 //! Manager's expected root is bit-identical to the DM's.
 
+use gthulhu_daemon_client::DaemonClient;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ async fn spawn_dm() -> (u16, watch::Sender<bool>) {
         intents: dm.clone(),
         scheduling: dm,
         metrics,
+        // No daemon: these tests never touch the runtime config.
+        runtime: Arc::new(DaemonClient::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap()),
         registry: Arc::new(registry),
         http_metrics,
         settings: DmSettings {

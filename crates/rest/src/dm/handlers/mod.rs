@@ -2,6 +2,7 @@
 
 mod intents;
 mod pods;
+mod runtime_config;
 mod scheduler_metrics;
 mod scheduling;
 mod system;
@@ -23,6 +24,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, standalone: bool) {
         )
         .service(resource("/api/v1/intents/merkle").get(intents::merkle))
         .service(resource("/api/v1/pods/pids").get(pods::list))
+        .service(
+            resource("/api/v1/runtime-config")
+                .post(runtime_config::apply)
+                .get(runtime_config::status),
+        )
         .service(resource("/api-docs/openapi.json").get(system::openapi));
     if standalone {
         cfg.service(resource("/").get(system::legacy_root))
