@@ -36,6 +36,8 @@ pub struct Options {
     pub sessions: SessionCookieSettings,
     /// Wraps the redb store (e.g. to count calls).
     pub wrap_repo: Option<WrapRepo>,
+    /// Another store instead of the redb file (e.g. MongoDB).
+    pub repo: Option<Arc<dyn Repository>>,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             services: ServiceSettings::default(),
             sessions: SessionCookieSettings::default(),
             wrap_repo: None,
+            repo: None,
         }
     }
 }
@@ -63,7 +66,10 @@ pub struct TestApp {
 /// fixed RSA key of the test data, migrations run and the admin bootstrapped.
 pub async fn spawn_app(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut repo: Arc<dyn Repository> = Arc::new(RedbRepository::open(&dir.path().join("manager.redb")).unwrap());
+    let mut repo: Arc<dyn Repository> = match options.repo.clone() {
+        Some(repo) => repo,
+        None => Arc::new(RedbRepository::open(&dir.path().join("manager.redb")).unwrap()),
+    };
     if let Some(wrap) = options.wrap_repo {
         repo = wrap(repo);
     }

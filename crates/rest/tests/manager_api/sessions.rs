@@ -305,3 +305,49 @@ async fn a_login_beyond_the_session_cap_ends_the_least_recently_used() {
         assert_eq!(app.refresh_body(&kept.refresh_token()).await.status, 200);
     }
 }
+
+/// The same flows over MongoDB (`MONGODB_URI`; CI runs nx-27017): rotation,
+/// reuse, logout-all and the session cap go through the store's
+/// compare-and-set and `$inc`.
+#[tokio::test]
+async fn sessions_over_mongodb() {
+    let uri = match std::env::var("MONGODB_URI") {
+        Ok(uri) if !uri.is_empty() => uri,
+        _ => return gthulhu_test_support::precondition::skip_or_fail("MONGODB_URI not set"),
+    };
+    let settings = gthulhu_store_mongo::MongoSettings {
+        uri,
+        database: format!("gthulhu_api_sessions_{}", gthulhu_domain::manager::ObjectId::new()),
+        ..Default::default()
+    };
+    let repo = gthulhu_store_mongo::MongoRepository::connect(&settings).await.unwrap();
+    let mut options = options(|s| s.max_sessions_per_user = 2);
+    options.repo = Some(std::sync::Arc::new(repo));
+    let app = spawn_app(options).await;
+    let first = app.login_reply(ADMIN, ADMIN_PASSWORD).await;
+    let second = app.refresh_body(&first.refresh_token()).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let reused = app.refresh_body(&first.refresh_token()).await;
+    assert_eq!((reused.status, reused.error()), (401, Some("refresh token reused")));
+    let newest = app.refresh_body(&second.refresh_token()).await;
+    assert_eq!((newest.status, newest.error()), (401, Some("refresh token revoked")));
+
+    let (a, b, c) = (
+        app.login_reply(ADMIN, ADMIN_PASSWORD).await,
+        app.login_reply(ADMIN, ADMIN_PASSWORD).await,
+        app.login_reply(ADMIN, ADMIN_PASSWORD).await,
+    );
+    let capped = app.refresh_body(&a.refresh_token()).await;
+    assert_eq!((capped.status, capped.error()), (401, Some("refresh token revoked")));
+    let (s, _) = app
+        .call(Method::POST, "/api/v1/auth/logout-all", Some(&b.access_token()), None)
+        .await;
+    assert_eq!(s, 200);
+    let (s, body) = app.get("/api/v1/users/self", &c.access_token()).await;
+    assert_eq!((s, body["error"].as_str()), (401, Some("token revoked")));
+    let r = app.refresh_body(&c.refresh_token()).await;
+    assert_eq!((r.status, r.error()), (401, Some("refresh token revoked")));
+    let fresh = app.login_reply(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(claims(&fresh.access_token())["tokenVersion"], 1);
+    assert_eq!(app.logout_body(&fresh.refresh_token()).await.status, 200);
+}
