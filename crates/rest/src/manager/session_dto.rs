@@ -25,8 +25,9 @@ pub(crate) struct LoginTokens {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)] // Documentation only: the handler reads the body itself.
 pub(crate) struct RefreshRequest {
+    #[serde(default)]
     #[schema(example = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln")]
-    refresh_token: Option<String>,
+    refresh_token: String,
 }
 
 /// `data` of `GET /api/v1/auth/validate`.

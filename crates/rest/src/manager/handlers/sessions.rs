@@ -85,7 +85,8 @@ fn refused(failure: SessionFailure) -> ApiError {
 }
 
 /// The body's `refreshToken`, when the body has a non-empty one. An empty
-/// body, `null`, `{}` or an empty `refreshToken` has none.
+/// body, `{}` or an empty `refreshToken` has none (the cookie may supply
+/// it); `null`, as anywhere, is the wrong type (400).
 fn body_token(bytes: &[u8]) -> Result<Option<SecretString>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
@@ -95,12 +96,11 @@ fn body_token(bytes: &[u8]) -> Result<Option<SecretString>, ApiError> {
         _ => return Err(ApiError::InvalidBody),
     };
     let token = match value {
-        Value::Null => return Ok(None),
         Value::Object(mut map) => map.remove("refreshToken"),
         _ => return Err(ApiError::InvalidBodyDetail("expected a JSON object".into())),
     };
     match token {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::String(text)) if text.is_empty() => Ok(None),
         Some(Value::String(text)) => Ok(Some(SecretString::from(text))),
         Some(_) => Err(ApiError::InvalidBodyDetail("refreshToken must be a string".into())),
@@ -314,10 +314,16 @@ mod tests {
         let token = |b: &str| body_token(b.as_bytes()).map(|t| t.map(|t| t.expose_secret().to_string()));
         assert_eq!(token("").unwrap(), None);
         assert_eq!(token("  \n").unwrap(), None);
-        assert_eq!(token("null").unwrap(), None);
         assert_eq!(token("{}").unwrap(), None);
         assert_eq!(token(r#"{"refreshToken":""}"#).unwrap(), None);
-        assert_eq!(token(r#"{"refreshToken":null}"#).unwrap(), None);
+        assert_eq!(
+            token("null").unwrap_err().to_string(),
+            "Invalid request body: expected a JSON object"
+        );
+        assert_eq!(
+            token(r#"{"refreshToken":null}"#).unwrap_err().to_string(),
+            "Invalid request body: refreshToken must be a string"
+        );
         assert_eq!(
             token(r#"{"refreshToken":"a.b.c"} x"#).unwrap().as_deref(),
             Some("a.b.c")
