@@ -120,6 +120,8 @@ async fn fuzz_both(schemathesis: &Path, work: &Path, args: &FuzzApiArgs) -> anyh
             EnvVar::new("MANAGER_K8S_PODS_FILE", &pods),
             // The fuzzer logs in once; the limit is tested elsewhere.
             EnvVar::new("MANAGER_AUTH_LOGIN_RATE_PER_MIN", "0"),
+            // Its one access token must outlive the run (default: 15 min).
+            EnvVar::new("MANAGER_AUTH_ACCESS_TTL_S", "86400"),
             EnvVar::new("MANAGER_LOGGING_LEVEL", "warn"),
         ],
         format!("http://127.0.0.1:{manager_port}"),
@@ -130,11 +132,13 @@ async fn fuzz_both(schemathesis: &Path, work: &Path, args: &FuzzApiArgs) -> anyh
     let manager_token = login(&http, &manager.base, ADMIN, ADMIN_PASSWORD).await?;
 
     let mut outcomes = Vec::new();
-    for (service, name, token) in [
-        (&mut dm, "decision-maker", dm_token),
-        (&mut manager, "manager", manager_token),
+    // logout-all would revoke the fuzzer's own token for the rest of the run.
+    let manager_excluded: &[&str] = &["/api/v1/auth/logout-all"];
+    for (service, name, token, excluded) in [
+        (&mut dm, "decision-maker", dm_token, &[][..]),
+        (&mut manager, "manager", manager_token, manager_excluded),
     ] {
-        let outcome = schemathesis_run(schemathesis, name, &service.base, &token, work, args)?;
+        let outcome = schemathesis_run(schemathesis, name, &service.base, &token, excluded, work, args)?;
         service.ensure_running()?;
         outcomes.push(outcome);
     }
@@ -161,15 +165,19 @@ fn schemathesis_run(
     service: &'static str,
     base: &str,
     token: &str,
+    excluded_paths: &[&str],
     work: &Path,
     args: &FuzzApiArgs,
 ) -> anyhow::Result<Outcome> {
     println!("\n==> schemathesis against the {service} ({base}/api-docs/openapi.json)");
     let output_path = work.join(format!("schemathesis-{service}.txt"));
     let output = std::fs::File::create(&output_path)?;
-    let mut child = Command::new(schemathesis)
-        .arg("run")
-        .arg(format!("{base}/api-docs/openapi.json"))
+    let mut command = Command::new(schemathesis);
+    command.arg("run").arg(format!("{base}/api-docs/openapi.json"));
+    for path in excluded_paths {
+        command.args(["--exclude-path", path]);
+    }
+    let mut child = command
         .args(["--checks", CHECKS])
         .args(["--max-examples", &args.max_examples.to_string()])
         .args(["--request-timeout", "20"])

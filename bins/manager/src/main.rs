@@ -13,13 +13,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use gthulhu_config::manager::{ManagerConfig, StorageBackend};
+use gthulhu_config::manager::{CookieSecureSetting, ManagerConfig, StorageBackend};
 use gthulhu_dm_client::{ClientSettings, ClientTls, DEFAULT_TIMEOUT, HttpDecisionMakerClient};
 use gthulhu_domain::manager::K8sAdapter;
-use gthulhu_manager_service::{JwtKeys, ManagerServices, ReconcilerSettings, ServiceDeps, ServiceSettings};
+use gthulhu_manager_service::{
+    JwtKeys, ManagerServices, ReconcilerSettings, SESSION_SWEEP_INTERVAL, ServiceDeps, ServiceSettings,
+    run_session_sweeper,
+};
 use gthulhu_rest::Timeouts;
 use gthulhu_rest::bind_listener;
-use gthulhu_rest::manager::{ManagerApi, ManagerMetrics, ManagerSettings};
+use gthulhu_rest::manager::{CookieSecure, ManagerApi, ManagerMetrics, ManagerSettings, SessionCookieSettings};
 use gthulhu_store_mongo::MongoSettings;
 use prometheus_client::registry::Registry;
 use rsa::RsaPublicKey;
@@ -41,6 +44,10 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(config: ManagerConfig) -> anyhow::Result<()> {
     let backend = backend(&config)?;
+    let auth = config.auth.settings()?;
+    for warning in &auth.warnings {
+        tracing::warn!("{warning}");
+    }
     let dm_selector = cluster::dm_selector(&config.k8s)?;
     let jwt = jwt_keys(&config)?;
     let dm_public_key = dm_public_key(&config, &jwt)?;
@@ -60,8 +67,12 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
     let k8s: Arc<dyn K8sAdapter> = cluster::adapter(&config.k8s, dm_selector, connect_retry);
     let repo = Arc::new(DeferredRepository::default());
     let settings = ServiceSettings {
-        token_ttl_s: config.auth.token_ttl_s,
-        login_rate_per_min: config.auth.login_rate_per_min,
+        access_ttl_s: auth.access_ttl_s,
+        refresh_ttl_s: auth.refresh_ttl_s,
+        session_max_age_s: auth.session_max_age_s,
+        max_sessions_per_user: auth.max_sessions_per_user as usize,
+        user_cache_ttl_s: auth.user_cache_ttl_s,
+        login_rate_per_min: auth.login_rate_per_min,
         max_concurrent_pushes: config.reconciler.max_concurrent_pushes,
         ..ServiceSettings::default()
     };
@@ -100,6 +111,14 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
                 config.server.keep_alive_s,
             ),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            sessions: SessionCookieSettings {
+                secure: match auth.cookie_secure {
+                    CookieSecureSetting::Auto => CookieSecure::Auto,
+                    CookieSecureSetting::Always => CookieSecure::Always,
+                    CookieSecureSetting::Never => CookieSecure::Never,
+                },
+                allowed_origins: auth.allowed_origins.clone(),
+            },
         },
     );
     let address = config.server.listen_address();
@@ -107,12 +126,15 @@ async fn run(config: ManagerConfig) -> anyhow::Result<()> {
     let server = gthulhu_rest::manager::serve(api, listener)?;
     tracing::info!(address = %server.local_addr, "manager listening");
 
+    // Every replica sweeps expired sessions (deletes are idempotent).
+    let sweeper_task = actix_web::rt::spawn(run_session_sweeper(repo.clone(), SESSION_SWEEP_INTERVAL));
     let storage_task = actix_web::rt::spawn(async move { repo.connect(backend, admin).await });
     // The reconciler skips its work until storage is connected and the pod
     // cache has synced, and runs only while this replica leads.
     let is_leader = cluster::leadership(&config.k8s, &config.leader_election, connect_retry);
     let reconciler_task = actix_web::rt::spawn(reconciler.run(is_leader));
     let result = server.server.await;
+    sweeper_task.abort();
     reconciler_task.abort();
     storage_task.abort();
     tracing::info!("manager stopped");

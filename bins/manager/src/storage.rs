@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
-    ScheduleIntent, ScheduleStrategy, User,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository,
+    RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User,
 };
 use gthulhu_manager_service::{bootstrap_admin, run_migrations};
 use gthulhu_store_mongo::{MongoRepository, MongoSettings};
@@ -122,6 +122,14 @@ forward! {
     fn update_user(&self, user: &User) -> RepoResult<()>;
     fn count_users_with_role(&self, role_name: &str) -> RepoResult<u64>;
     fn rename_role_in_users(&self, old_name: &str, new_name: &str) -> RepoResult<()>;
+    fn bump_token_version(&self, user_id: &ObjectId) -> RepoResult<i64>;
+    fn insert_session(&self, session: &Session) -> RepoResult<()>;
+    fn get_session(&self, id: &ObjectId) -> RepoResult<Session>;
+    fn rotate_session(&self, id: &ObjectId, rotation: &SessionRotation) -> RepoResult<()>;
+    fn revoke_session(&self, id: &ObjectId, reason: RevokeReason, now: i64) -> RepoResult<()>;
+    fn revoke_user_sessions(&self, user_id: &ObjectId, except: Option<ObjectId>, reason: RevokeReason, now: i64) -> RepoResult<u64>;
+    fn list_user_sessions(&self, user_id: &ObjectId, now: i64) -> RepoResult<Vec<Session>>;
+    fn delete_expired_sessions(&self, now: i64) -> RepoResult<u64>;
     fn create_role(&self, role: &Role) -> RepoResult<()>;
     fn get_role(&self, id: &ObjectId) -> RepoResult<Role>;
     fn get_roles_by_names(&self, names: &[String]) -> RepoResult<Vec<Role>>;

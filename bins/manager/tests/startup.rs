@@ -107,6 +107,36 @@ async fn invalid_configuration_is_fatal_and_named() {
             "=secret-ish",
             "k8s.decision_maker_selector",
         ),
+        (
+            "MANAGER_AUTH_ACCESS_TTL_S",
+            "5",
+            "auth.access_ttl_s must be between 10 and 86400",
+        ),
+        (
+            "MANAGER_AUTH_TOKEN_TTL_S",
+            "100000",
+            "auth.access_ttl_s must be between 10 and 86400",
+        ),
+        (
+            "MANAGER_AUTH_REFRESH_TTL_S",
+            "60",
+            "auth.refresh_ttl_s must be at least auth.access_ttl_s",
+        ),
+        (
+            "MANAGER_AUTH_SESSION_MAX_AGE_S",
+            "3600",
+            "auth.session_max_age_s must be 0 (no cap) or at least auth.refresh_ttl_s",
+        ),
+        (
+            "MANAGER_AUTH_MAX_SESSIONS_PER_USER",
+            "1001",
+            "auth.max_sessions_per_user must be between 1 and 1000",
+        ),
+        (
+            "MANAGER_AUTH_COOKIE_SECURE",
+            "sometimes",
+            "auth.cookie_secure must be auto, true or false",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_gthulhu-manager"))
@@ -171,4 +201,57 @@ async fn config_name_and_dir_flags_with_environment_precedence() {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// sessions-and-runtime.md 12: `auth.token_ttl_s` alone still sets the
+/// access token lifetime, with a deprecation warning.
+#[tokio::test]
+async fn the_deprecated_token_ttl_alone_is_honoured_with_a_warning() {
+    use base64::Engine;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("manager.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gthulhu-manager"))
+        .env_clear()
+        .env("MANAGER_CONFIG_DIR_PATH", "/nonexistent")
+        .env("MANAGER_SERVER_HOST", format!("127.0.0.1:{port}"))
+        .env("MANAGER_KEY_RSA_PRIVATE_KEY_PEM", PRIVATE_KEY)
+        .env("MANAGER_AUTH_TOKEN_TTL_S", "120")
+        .current_dir(dir.path())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let token = loop {
+        let login = http
+            .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+            .body(r#"{"username":"admin@example.com","password":"your-password-here"}"#)
+            .send()
+            .await;
+        if let Ok(r) = login
+            && r.status() == 200
+        {
+            let body: Value = r.json().await.unwrap();
+            break body["data"]["accessToken"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no login within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("auth.token_ttl_s is deprecated; use auth.access_ttl_s"),
+        "{logged}"
+    );
 }

@@ -2,6 +2,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;
 
+mod auth;
+
+pub use auth::{AuthConfig, AuthSettings, CookieSecureSetting};
+
 /// The Manager's configuration (spec: manager.md 15.2). Every key is also
 /// `MANAGER_<SECTION>_<KEY>` in the environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +115,7 @@ impl ManagerConfig {
 /// Environment values are typed by figment (`MANAGER_MONGODB_PORT=27017`
 /// arrives as an integer, a numeric password as a number); every string
 /// key takes them as their text.
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     struct Text;
     impl serde::de::Visitor<'_> for Text {
         type Value = String;
@@ -413,24 +417,6 @@ impl Default for LeaderElectionConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AuthConfig {
-    /// User JWT lifetime, seconds.
-    pub token_ttl_s: i64,
-    /// Login attempts per minute, per client IP and per username.
-    pub login_rate_per_min: u32,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            token_ttl_s: 10_800,
-            login_rate_per_min: 10,
-        }
-    }
-}
-
 /// The Manager's client side of DM calls.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -506,7 +492,7 @@ mod tests {
 
     /// Every key of manager.md 15.2, its environment variable and a
     /// non-default value.
-    const EVERY_KEY: [(&str, &str); 45] = [
+    const EVERY_KEY: [(&str, &str); 52] = [
         ("MANAGER_SERVER_HOST", "127.0.0.1:9000"),
         ("MANAGER_SERVER_MAX_BODY_BYTES", "2048"),
         ("MANAGER_SERVER_CLIENT_REQUEST_TIMEOUT_MS", "3000"),
@@ -551,7 +537,14 @@ mod tests {
         ("MANAGER_LEADER_ELECTION_ENABLE", "true"),
         ("MANAGER_LEADER_ELECTION_LEASE_NAME", "lease"),
         ("MANAGER_LEADER_ELECTION_NAMESPACE", "ns"),
+        ("MANAGER_AUTH_ACCESS_TTL_S", "120"),
         ("MANAGER_AUTH_TOKEN_TTL_S", "60"),
+        ("MANAGER_AUTH_REFRESH_TTL_S", "3600"),
+        ("MANAGER_AUTH_SESSION_MAX_AGE_S", "0"),
+        ("MANAGER_AUTH_MAX_SESSIONS_PER_USER", "2"),
+        ("MANAGER_AUTH_USER_CACHE_TTL_S", "0"),
+        ("MANAGER_AUTH_COOKIE_SECURE", "true"),
+        ("MANAGER_AUTH_ALLOWED_ORIGINS", "https://ui.example.com"),
         ("MANAGER_AUTH_LOGIN_RATE_PER_MIN", "3"),
         ("MANAGER_MTLS_ENABLE", "true"),
         ("MANAGER_MTLS_SERVER_NAME", "dm.local"),
@@ -581,7 +574,14 @@ mod tests {
             assert_eq!(c.k8s.decision_maker_selector, "app=decisionmaker");
             assert_eq!(c.k8s.retry_initial_s, 5);
             assert_eq!(c.leader_election.lease_name, "gthulhu-manager");
-            assert_eq!(c.auth.token_ttl_s, 10_800);
+            assert_eq!((c.auth.access_ttl_s, c.auth.token_ttl_s), (None, None));
+            assert_eq!(c.auth.settings().unwrap().access_ttl_s, 900);
+            assert_eq!(c.auth.refresh_ttl_s, 86_400);
+            assert_eq!(c.auth.session_max_age_s, 604_800);
+            assert_eq!(c.auth.max_sessions_per_user, 20);
+            assert_eq!(c.auth.user_cache_ttl_s, 5);
+            assert_eq!(c.auth.cookie_secure, "auto");
+            assert_eq!(c.auth.allowed_origins, "");
             assert_eq!(c.auth.login_rate_per_min, 10);
             assert_eq!(c.mtls.server_name, "localhost");
             assert_eq!(c.reconciler.initial_delay_s, 5);
@@ -654,7 +654,14 @@ mod tests {
                     namespace: "ns".into(),
                 },
                 auth: AuthConfig {
-                    token_ttl_s: 60,
+                    access_ttl_s: Some(120),
+                    token_ttl_s: Some(60),
+                    refresh_ttl_s: 3600,
+                    session_max_age_s: 0,
+                    max_sessions_per_user: 2,
+                    user_cache_ttl_s: 0,
+                    cookie_secure: "true".into(),
+                    allowed_origins: "https://ui.example.com".into(),
                     login_rate_per_min: 3,
                 },
                 mtls: MtlsConfig {
@@ -741,7 +748,13 @@ mod tests {
         Jail::expect_with(|_| {
             let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/manager_config.toml");
             let c = load_manager(Some(&shipped), &[]).unwrap();
-            assert_eq!(c, ManagerConfig::default());
+            // The file spells out access_ttl_s (and drops the deprecated
+            // token_ttl_s); everything else is as built in.
+            let mut expected = ManagerConfig::default();
+            expected.auth.access_ttl_s = Some(900);
+            assert_eq!(c, expected);
+            assert_eq!(c.auth.settings().unwrap(), expected.auth.settings().unwrap());
+            assert!(c.auth.settings().unwrap().warnings.is_empty());
             Ok(())
         });
     }

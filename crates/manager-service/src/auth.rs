@@ -1,10 +1,13 @@
-//! Login (manager.md 4.1) and the auth middleware's checks (4.3 steps 3-9).
+//! Login (manager.md 4.1, sessions-and-runtime.md 3) and the auth
+//! middleware's checks (manager.md 4.3 steps 3-9, as amended by
+//! sessions-and-runtime.md 9).
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditService, AuthService, Caller, ObjectId, RepoError, RequestOrigin, ServiceError, ServiceResult,
-    User, UserStatus, now_ms,
+    AuditEntry, AuditService, AuthService, Caller, IssuedTokens, ObjectId, RepoError, RequestOrigin, ServiceError,
+    ServiceResult, SessionAttempt, User, UserStatus, now_ms,
 };
+use secrecy::SecretString;
 
 use crate::ManagerServices;
 use crate::audit::http_status;
@@ -20,15 +23,15 @@ impl ManagerServices {
         &self,
         username: &str,
         password: &str,
-        client_ip: &str,
-    ) -> (ServiceResult<String>, Option<ObjectId>) {
+        origin: &RequestOrigin,
+    ) -> (ServiceResult<IssuedTokens>, Option<ObjectId>) {
         if username.is_empty() || password.is_empty() {
             return (
                 Err(ServiceError::Validation("Username and password are required".into())),
                 None,
             );
         }
-        match self.login_limiter.admit(client_ip, username) {
+        match self.login_limiter.admit(&origin.client_ip, username) {
             Admission::Refused => {
                 return (
                     Err(ServiceError::TooManyRequests(
@@ -57,34 +60,32 @@ impl ManagerServices {
         } else if user.status == UserStatus::Inactive {
             Err(unauthorized("user is inactive"))
         } else {
-            self.jwt
-                .sign(
-                    &user.id,
-                    user.status == UserStatus::MustChangePassword,
-                    self.settings.token_ttl_s,
-                )
-                .map_err(|e| ServiceError::Internal(format!("signing the login token failed: {e}")))
+            self.open_session(&user, origin).await
         };
         (result, Some(user.id))
     }
 
-    async fn load_active_user(&self, id: &ObjectId) -> ServiceResult<User> {
-        let user = match self.repo.get_user(id).await {
-            Ok(user) => user,
-            Err(RepoError::NotFound) => return Err(unauthorized("user not found")),
-            Err(e) => return Err(e.into()),
-        };
-        if user.status == UserStatus::Inactive {
-            return Err(unauthorized("user is inactive"));
+    /// Step 4: the user, from the cache or (on a miss) one `get_user`.
+    async fn cached_user(&self, id: &ObjectId) -> ServiceResult<User> {
+        if let Some(user) = self.user_cache.get(id) {
+            return Ok(user);
         }
-        Ok(user)
+        let generation = self.user_cache.generation();
+        match self.repo.get_user(id).await {
+            Ok(user) => {
+                self.user_cache.insert(user.clone(), generation);
+                Ok(user)
+            }
+            Err(RepoError::NotFound) => Err(unauthorized("user not found")),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
 #[async_trait]
 impl AuthService for ManagerServices {
-    async fn login(&self, username: &str, password: &str, origin: &RequestOrigin) -> ServiceResult<String> {
-        let (result, user_id) = self.attempt_login(username, password, &origin.client_ip).await;
+    async fn login(&self, username: &str, password: &str, origin: &RequestOrigin) -> ServiceResult<IssuedTokens> {
+        let (result, user_id) = self.attempt_login(username, password, origin).await;
         self.record(AuditEntry {
             id: ObjectId::new(),
             user_id,
@@ -93,7 +94,7 @@ impl AuthService for ManagerServices {
             timestamp: now_ms(),
             ip: origin.client_ip.clone(),
             status: result.as_ref().map_or_else(http_status, |_| 200),
-            target: None,
+            target: result.as_ref().ok().map(|t| t.session_id.to_string()),
             details: serde_json::json!({"username": username, "password": "***"}),
         })
         .await;
@@ -105,12 +106,28 @@ impl AuthService for ManagerServices {
             .jwt
             .verify(bearer_token)
             .ok_or_else(|| unauthorized("Invalid or expired token"))?;
+        // 3a. Tokens without `tokenType` predate sessions: access tokens.
+        if claims.token_type.as_deref().is_some_and(|t| t != crate::jwt::ACCESS) {
+            return Err(unauthorized("invalid token type"));
+        }
         // Only this Manager signs tokens, so an unparsable uid means a token
         // that is not ours in any useful sense.
         let uid = ObjectId::parse(&claims.uid).ok_or_else(|| unauthorized("Invalid or expired token"))?;
-        let user = self.load_active_user(&uid).await?;
+        let user = self.cached_user(&uid).await?;
+        // 4a. Logout-all and password resets bump the stored version.
+        if claims.token_version != user.token_version {
+            return Err(unauthorized("token revoked"));
+        }
+        if user.status == UserStatus::Inactive {
+            return Err(unauthorized("user is inactive"));
+        }
+        let session_id = claims.sid.as_deref().and_then(ObjectId::parse);
         if permission_key.is_empty() {
-            return Ok(Caller { user, grants: vec![] });
+            return Ok(Caller {
+                user,
+                grants: vec![],
+                session_id,
+            });
         }
         if user.status == UserStatus::MustChangePassword && permission_key != "user.permission.update" {
             return Err(ServiceError::Forbidden("password change required".into()));
@@ -124,7 +141,23 @@ impl AuthService for ManagerServices {
         if grants.is_empty() {
             return Err(ServiceError::Forbidden("permission denied".into()));
         }
-        Ok(Caller { user, grants })
+        Ok(Caller {
+            user,
+            grants,
+            session_id,
+        })
+    }
+
+    async fn refresh(&self, refresh_token: &SecretString) -> SessionAttempt<IssuedTokens> {
+        self.refresh_session(refresh_token).await
+    }
+
+    async fn logout(&self, refresh_token: &SecretString) -> SessionAttempt<()> {
+        self.end_session(refresh_token).await
+    }
+
+    async fn logout_all(&self, caller: &Caller) -> ServiceResult<()> {
+        self.end_all_sessions(caller).await
     }
 }
 
@@ -140,6 +173,7 @@ mod tests {
         RequestOrigin {
             client_ip: client_ip.into(),
             request_id: format!("req-{client_ip}"),
+            user_agent: "test-agent".into(),
         }
     }
 
@@ -158,8 +192,8 @@ mod tests {
         repo
     }
 
-    async fn login_with(repo: MockRepository, user: &str, pass: &str) -> ServiceResult<String> {
-        services(repo).login(user, pass, &from("10.0.0.1")).await
+    async fn login_with(repo: MockRepository, user: &str, pass: &str) -> ServiceResult<()> {
+        services(repo).login(user, pass, &from("10.0.0.1")).await.map(|_| ())
     }
 
     fn login_repo(user: Option<User>) -> MockRepository {
@@ -169,6 +203,8 @@ mod tests {
             _ => Err(RepoError::NotFound),
         });
         repo.expect_insert_audit().returning(|_| Ok(()));
+        repo.expect_list_user_sessions().returning(|_, _| Ok(vec![]));
+        repo.expect_insert_session().returning(|_| Ok(()));
         repo
     }
 
@@ -179,13 +215,16 @@ mod tests {
         let uid = u.id.clone();
         repo.expect_get_user().with(eq(uid)).returning(move |_| Ok(u.clone()));
         let svc = services(repo);
-        let token = svc.login("alice", "pw", &from("10.0.0.1")).await.unwrap();
-        let claims = svc.jwt.verify(&token).unwrap();
+        let tokens = svc.login("alice", "pw", &from("10.0.0.1")).await.unwrap();
+        let claims = svc.jwt.verify(&tokens.access_token).unwrap();
         assert!(claims.need_change_password);
         assert_eq!(claims.iss, "bss-api-server");
-        assert_eq!(claims.exp - claims.iat, 10_800);
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(claims.token_type.as_deref(), Some("access"));
+        assert_eq!(claims.sid, Some(tokens.session_id.to_string()));
         // Status 3 may use routes open to any token.
-        assert!(svc.authorize(&token, "").await.is_ok());
+        let caller = svc.authorize(&tokens.access_token, "").await.unwrap();
+        assert_eq!(caller.session_id, Some(tokens.session_id));
     }
 
     #[tokio::test]
@@ -248,13 +287,25 @@ mod tests {
             sink.lock().unwrap().push(e.clone());
             Ok(())
         });
+        repo.expect_list_user_sessions().returning(|_, _| Ok(vec![]));
+        repo.expect_insert_session().returning(|_| Ok(()));
         let svc = services(repo);
-        svc.login("alice", "pw", &from("10.0.0.9")).await.unwrap();
+        let sid = svc.login("alice", "pw", &from("10.0.0.9")).await.unwrap().session_id;
         svc.login("alice", "bad", &from("10.0.0.9")).await.unwrap_err();
         svc.login("nobody", "pw", &from("10.0.0.9")).await.unwrap_err();
         let entries = entries.lock().unwrap();
-        let summary: Vec<_> = entries.iter().map(|e| (e.user_id.clone(), e.status)).collect();
-        assert_eq!(summary, vec![(Some(uid.clone()), 200), (Some(uid), 401), (None, 401)]);
+        let summary: Vec<_> = entries
+            .iter()
+            .map(|e| (e.user_id.clone(), e.status, e.target.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (Some(uid.clone()), 200, Some(sid.to_string())),
+                (Some(uid), 401, None),
+                (None, 401, None)
+            ]
+        );
         for e in entries.iter() {
             assert_eq!(e.action, "auth.login");
             assert_eq!(e.ip, "10.0.0.9");
@@ -268,28 +319,20 @@ mod tests {
         let mut repo = login_repo(None);
         repo.expect_insert_audit().returning(|_| Ok(()));
         let svc = services_with(repo, |s| s.login_rate_per_min = 2);
+        let svc = |user: &'static str, ip: &'static str| {
+            let svc = svc.clone();
+            async move { svc.login(user, "x", &from(ip)).await.map(|_| ()) }
+        };
         let too_many = Err(ServiceError::TooManyRequests(
             "too many login attempts, try again later".into(),
         ));
-        assert_eq!(
-            svc.login("a", "x", &from("ip1")).await,
-            Err(unauthorized("user not found"))
-        );
-        assert_eq!(
-            svc.login("b", "x", &from("ip1")).await,
-            Err(unauthorized("user not found"))
-        );
-        assert_eq!(svc.login("c", "x", &from("ip1")).await, too_many);
-        assert_eq!(
-            svc.login("a", "x", &from("ip2")).await,
-            Err(unauthorized("user not found"))
-        );
+        assert_eq!(svc("a", "ip1").await, Err(unauthorized("user not found")));
+        assert_eq!(svc("b", "ip1").await, Err(unauthorized("user not found")));
+        assert_eq!(svc("c", "ip1").await, too_many);
+        assert_eq!(svc("a", "ip2").await, Err(unauthorized("user not found")));
         // The name is over its limit: slowed down, not refused.
         let started = tokio::time::Instant::now();
-        assert_eq!(
-            svc.login("a", "x", &from("ip3")).await,
-            Err(unauthorized("user not found"))
-        );
+        assert_eq!(svc("a", "ip3").await, Err(unauthorized("user not found")));
         assert!(started.elapsed() >= std::time::Duration::from_millis(250));
     }
 
@@ -302,7 +345,8 @@ mod tests {
         for i in 0..10 {
             let attempt = svc
                 .login("admin@example.com", "wrong", &from(&format!("10.0.0.{i}")))
-                .await;
+                .await
+                .map(|_| ());
             assert_eq!(attempt, Err(unauthorized("invalid password")));
         }
         assert!(svc.login("admin@example.com", "right", &from("10.0.1.1")).await.is_ok());
@@ -318,7 +362,7 @@ mod tests {
         let must_change = user("carol", UserStatus::MustChangePassword, &["ops"]);
         let inactive = user("bob", UserStatus::Inactive, &["ops"]);
         let svc = services(MockRepository::new());
-        let token = |u: &User| svc.jwt.sign(&u.id, false, 60).unwrap();
+        let token = |u: &User| svc.jwt.sign_legacy(&u.id, false, 60);
         let check = |u: &User, tok: String, key: &'static str| {
             let repo = repo_with_user(u.clone(), vec![role.clone()]);
             async move { services(repo).authorize(&tok, key).await }

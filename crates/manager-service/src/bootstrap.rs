@@ -55,6 +55,7 @@ pub async fn bootstrap_admin(
         updated_time: now,
         creator_id: ObjectId::ZERO,
         updater_id: ObjectId::ZERO,
+        token_version: 0,
     };
     match repo.create_user(&admin).await {
         Ok(()) => Ok(BootstrapOutcome {
@@ -174,6 +175,7 @@ mod tests {
             updated_time: 1,
             creator_id: ObjectId::ZERO,
             updater_id: ObjectId::ZERO,
+            token_version: 0,
         };
         let mut repo = MockRepository::new();
         let mut lookups = 0;

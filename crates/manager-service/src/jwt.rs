@@ -3,6 +3,7 @@
 //! `exp`/`nbf` checked with no leeway.
 
 use std::fmt;
+#[cfg(test)]
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gthulhu_domain::manager::ObjectId;
@@ -20,11 +21,23 @@ const TOKEN_ISSUER: &str = "bss-api-server";
 #[error("{0}")]
 pub struct JwtKeyError(String);
 
+/// The claims of both token types (sessions-and-runtime.md 2.1). Tokens
+/// issued before sessions existed have no `tokenType`, `tokenVersion` or
+/// `sid`: they read as access tokens of version 0.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Claims {
     pub uid: String,
     #[serde(rename = "needChangePassword", default)]
     pub need_change_password: bool,
+    #[serde(rename = "tokenVersion", default)]
+    pub token_version: i64,
+    #[serde(rename = "tokenType", default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Refresh tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
     #[serde(default)]
     pub iss: String,
     #[serde(default)]
@@ -37,11 +50,24 @@ pub(crate) struct Claims {
     pub iat: i64,
 }
 
+pub(crate) const ACCESS: &str = "access";
+pub(crate) const REFRESH: &str = "refresh";
+
+/// Who a token is issued to, and for which session family.
+pub(crate) struct Subject<'a> {
+    pub uid: &'a ObjectId,
+    pub need_change_password: bool,
+    pub token_version: i64,
+    pub sid: &'a ObjectId,
+}
+
 pub struct JwtKeys {
     public_key: RsaPublicKey,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// `validation` without the `exp` check (logout).
+    any_expiry: Validation,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -88,11 +114,14 @@ impl JwtKeys {
         // with a shared key is not a Manager login. `nbf` is checked when present.
         validation.required_spec_claims = ["exp", "iss"].map(String::from).into_iter().collect();
         validation.set_issuer(&[TOKEN_ISSUER]);
+        let mut any_expiry = validation.clone();
+        any_expiry.validate_exp = false;
         Ok(Self {
             public_key,
             encoding,
             decoding,
             validation,
+            any_expiry,
         })
     }
 
@@ -101,21 +130,48 @@ impl JwtKeys {
         self.public_key.to_public_key_pem(LineEnding::LF).unwrap_or_default()
     }
 
-    pub(crate) fn sign(&self, uid: &ObjectId, need_change_password: bool, ttl_s: i64) -> Result<String, String> {
-        self.sign_at(uid, need_change_password, now_unix(), ttl_s)
+    /// An access token living `ttl_s` seconds from `now` (Unix seconds).
+    pub(crate) fn sign_access(&self, subject: &Subject<'_>, now: i64, ttl_s: i64) -> Result<String, String> {
+        self.encode(subject, ACCESS, None, now, now.saturating_add(ttl_s))
     }
 
-    fn sign_at(&self, uid: &ObjectId, need_change_password: bool, now: i64, ttl_s: i64) -> Result<String, String> {
+    /// A refresh token expiring at `exp` (Unix seconds).
+    pub(crate) fn sign_refresh(&self, subject: &Subject<'_>, jti: &str, now: i64, exp: i64) -> Result<String, String> {
+        self.encode(subject, REFRESH, Some(jti), now, exp)
+    }
+
+    fn encode(
+        &self,
+        subject: &Subject<'_>,
+        token_type: &str,
+        jti: Option<&str>,
+        now: i64,
+        exp: i64,
+    ) -> Result<String, String> {
         let claims = Claims {
-            uid: uid.to_string(),
-            need_change_password,
+            uid: subject.uid.to_string(),
+            need_change_password: subject.need_change_password,
+            token_version: subject.token_version,
+            token_type: Some(token_type.to_string()),
+            sid: Some(subject.sid.to_string()),
+            jti: jti.map(str::to_string),
             iss: TOKEN_ISSUER.to_string(),
-            sub: uid.to_string(),
-            exp: now.saturating_add(ttl_s),
+            sub: subject.uid.to_string(),
+            exp,
             nbf: now,
             iat: now,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.encoding).map_err(|e| e.to_string())
+    }
+
+    /// A token as issued before sessions existed (no `tokenType`, `sid`
+    /// or `tokenVersion`), for tests of their compatibility.
+    #[cfg(test)]
+    pub(crate) fn sign_legacy(&self, uid: &ObjectId, need_change_password: bool, ttl_s: i64) -> String {
+        let now = now_unix();
+        let claims = serde_json::json!({"uid": uid.to_string(), "needChangePassword": need_change_password,
+            "iss": TOKEN_ISSUER, "sub": uid.to_string(), "exp": now + ttl_s, "nbf": now, "iat": now});
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.encoding).unwrap()
     }
 
     /// The claims of a valid token; `None` for anything else (the caller
@@ -125,9 +181,18 @@ impl JwtKeys {
             .map(|data| data.claims)
             .ok()
     }
+
+    /// `verify` without the `exp` check: a client can always end its own
+    /// session (logout).
+    pub(crate) fn verify_any_expiry(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.any_expiry)
+            .map(|data| data.claims)
+            .ok()
+    }
 }
 
-fn now_unix() -> i64 {
+#[cfg(test)]
+pub(crate) fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -144,41 +209,83 @@ mod tests {
         jsonwebtoken::encode(&Header::new(alg), claims, &key).unwrap()
     }
 
-    #[test]
-    fn signs_the_documented_claims() {
-        let keys = test_keys();
-        let uid = ObjectId::parse("65f0c1d2e3f4a5b6c7d8e9f0").unwrap();
-        let token = keys.sign_at(&uid, true, 1_773_129_600, 10_800).unwrap();
-        let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.alg, Algorithm::RS256);
+    fn payload(keys: &JwtKeys, token: &str) -> serde_json::Value {
         // Read the payload without validating times: it is a fixed past date.
         let mut v = keys.validation.clone();
         v.validate_exp = false;
         v.validate_nbf = false;
-        let data = jsonwebtoken::decode::<serde_json::Value>(&token, &keys.decoding, &v).unwrap();
+        jsonwebtoken::decode::<serde_json::Value>(token, &keys.decoding, &v)
+            .unwrap()
+            .claims
+    }
+
+    #[test]
+    fn signs_the_documented_claims() {
+        let keys = test_keys();
+        let uid = ObjectId::parse("65f0c1d2e3f4a5b6c7d8e9f0").unwrap();
+        let sid = ObjectId::parse("65f0c1d2e3f4a5b6c7d8e9f7").unwrap();
+        let subject = Subject {
+            uid: &uid,
+            need_change_password: false,
+            token_version: 0,
+            sid: &sid,
+        };
+        let access = keys.sign_access(&subject, 1_773_129_600, 900).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&access).unwrap().alg, Algorithm::RS256);
         assert_eq!(
-            data.claims,
-            serde_json::json!({"uid":"65f0c1d2e3f4a5b6c7d8e9f0","needChangePassword":true,"iss":"bss-api-server",
-                               "sub":"65f0c1d2e3f4a5b6c7d8e9f0","exp":1_773_140_400,"nbf":1_773_129_600,"iat":1_773_129_600})
+            payload(&keys, &access),
+            serde_json::json!({"uid":"65f0c1d2e3f4a5b6c7d8e9f0","needChangePassword":false,"tokenVersion":0,
+                "tokenType":"access","sid":"65f0c1d2e3f4a5b6c7d8e9f7","iss":"bss-api-server",
+                "sub":"65f0c1d2e3f4a5b6c7d8e9f0","exp":1_773_130_500,"nbf":1_773_129_600,"iat":1_773_129_600})
+        );
+        let refresh = keys
+            .sign_refresh(&subject, "n3Jq0l2c4u9xwZ1yX0aB_g", 1_773_129_600, 1_773_216_000)
+            .unwrap();
+        assert_eq!(
+            payload(&keys, &refresh),
+            serde_json::json!({"uid":"65f0c1d2e3f4a5b6c7d8e9f0","needChangePassword":false,"tokenVersion":0,
+                "tokenType":"refresh","sid":"65f0c1d2e3f4a5b6c7d8e9f7","jti":"n3Jq0l2c4u9xwZ1yX0aB_g",
+                "iss":"bss-api-server","sub":"65f0c1d2e3f4a5b6c7d8e9f0",
+                "exp":1_773_216_000,"nbf":1_773_129_600,"iat":1_773_129_600})
         );
     }
 
     #[test]
     fn round_trip_and_rejections() {
         let keys = test_keys();
-        let uid = ObjectId::new();
-        let token = keys.sign(&uid, false, 60).unwrap();
-        let claims = keys.verify(&token).unwrap();
-        assert_eq!(claims.uid, uid.to_string());
-        assert!(!claims.need_change_password);
-
+        let (uid, sid) = (ObjectId::new(), ObjectId::new());
+        let subject = Subject {
+            uid: &uid,
+            need_change_password: true,
+            token_version: 7,
+            sid: &sid,
+        };
         let now = now_unix();
-        // Expired one second ago: no leeway.
-        assert!(keys.verify(&keys.sign_at(&uid, false, now - 61, 60).unwrap()).is_none());
-        // Not valid before a second from now.
-        assert!(keys.verify(&keys.sign_at(&uid, false, now + 5, 60).unwrap()).is_none());
+        let claims = keys.verify(&keys.sign_access(&subject, now, 60).unwrap()).unwrap();
+        assert_eq!(claims.uid, uid.to_string());
+        assert!(claims.need_change_password);
+        assert_eq!(claims.token_version, 7);
+        assert_eq!(claims.token_type.as_deref(), Some(ACCESS));
+        assert_eq!(claims.sid, Some(sid.to_string()));
+        assert_eq!(claims.jti, None);
+
+        // Expired one second ago: no leeway; logout still reads it.
+        let expired = keys.sign_access(&subject, now - 61, 60).unwrap();
+        assert!(keys.verify(&expired).is_none());
+        assert!(keys.verify_any_expiry(&expired).is_some());
+        // Not valid before a few seconds from now, for either check.
+        let early = keys.sign_access(&subject, now + 5, 60).unwrap();
+        assert!(keys.verify(&early).is_none());
+        assert!(keys.verify_any_expiry(&early).is_none());
         assert!(keys.verify("garbage").is_none());
+        assert!(keys.verify_any_expiry("garbage").is_none());
+        let token = keys.sign_access(&subject, now, 60).unwrap();
         assert!(keys.verify(&format!("{token}x")).is_none());
+        assert!(keys.verify_any_expiry(&format!("{token}x")).is_none());
+
+        // A legacy token reads as an access token of version 0.
+        let legacy = keys.verify(&keys.sign_legacy(&uid, false, 60)).unwrap();
+        assert_eq!((legacy.token_type, legacy.token_version, legacy.sid), (None, 0, None));
     }
 
     #[test]
@@ -219,7 +326,7 @@ mod tests {
     #[test]
     fn other_keys_fail_and_pem_forms_agree() {
         let other = JwtKeys::generate().unwrap();
-        let token = other.sign(&ObjectId::new(), false, 60).unwrap();
+        let token = other.sign_legacy(&ObjectId::new(), false, 60);
         assert!(test_keys().verify(&token).is_none());
         let pkcs8 = include_str!("../../dm-service/testdata/dm_key_pkcs8.pem");
         assert_eq!(

@@ -2,7 +2,8 @@
 //! middleware's checks, users, roles, strategies and their intents, the
 //! audit log, delivery of each node's full intent set to its Decision
 //! Makers, the reconciler that keeps them converged, the nodes API, the
-//! startup migrations and the admin bootstrap.
+//! startup migrations, the admin bootstrap, and login sessions (refresh
+//! with rotation, logout, logout-all; sessions-and-runtime.md Part A).
 //!
 //! Everything here depends only on the domain's ports (`Repository`,
 //! `K8sAdapter`, `DecisionMakerAdapter`); the REST layer calls the domain's
@@ -27,7 +28,9 @@ mod rate_limit;
 mod reconciler;
 mod roles;
 mod scope;
+mod sessions;
 mod strategies;
+mod user_cache;
 mod users;
 mod validation;
 
@@ -47,13 +50,25 @@ pub use no_cluster::NoCluster;
 pub use node_status::NodeStatusBoard;
 pub use push_queue::PushQueue;
 pub use reconciler::{PassOutcome, PassReport, Reconciler, ReconcilerSettings, SkipReason};
+pub use sessions::{SESSION_SWEEP_INTERVAL, run_session_sweeper};
 pub use strategies::intent_for_pod;
 
 /// Tunables of the services (config keys of manager.md 15).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceSettings {
-    /// Lifetime of a login token, seconds.
-    pub token_ttl_s: i64,
+    /// Lifetime of an access token, seconds (`auth.access_ttl_s`).
+    pub access_ttl_s: i64,
+    /// Sliding lifetime of a refresh token, seconds (`auth.refresh_ttl_s`).
+    pub refresh_ttl_s: i64,
+    /// No session family outlives this many seconds; 0 = no cap
+    /// (`auth.session_max_age_s`).
+    pub session_max_age_s: i64,
+    /// Live session families per user; a login beyond it revokes the least
+    /// recently used (`auth.max_sessions_per_user`).
+    pub max_sessions_per_user: usize,
+    /// How long the auth middleware may serve a user from its cache; 0
+    /// disables the cache (`auth.user_cache_ttl_s`).
+    pub user_cache_ttl_s: u64,
     /// Login attempts allowed per minute per client IP (refused beyond);
     /// per username, attempts beyond it are slowed down, never refused.
     /// 0 disables both.
@@ -67,7 +82,11 @@ pub struct ServiceSettings {
 impl Default for ServiceSettings {
     fn default() -> Self {
         Self {
-            token_ttl_s: 3 * 3600,
+            access_ttl_s: 900,
+            refresh_ttl_s: 86_400,
+            session_max_age_s: 604_800,
+            max_sessions_per_user: 20,
+            user_cache_ttl_s: 5,
             login_rate_per_min: 10,
             bcrypt_cost: 12,
             max_concurrent_pushes: DeliverySettings::default().max_concurrent_pushes,
@@ -95,6 +114,7 @@ pub struct ManagerServices {
     settings: ServiceSettings,
     login_limiter: rate_limit::LoginLimiter,
     passwords: passwords::Passwords,
+    user_cache: user_cache::UserCache,
     pusher: Arc<NodePusher>,
     board: Arc<NodeStatusBoard>,
 }
@@ -113,13 +133,25 @@ impl ManagerServices {
             );
             settings.bcrypt_cost = cost;
         }
-        if settings.token_ttl_s <= 0 {
+        // The configuration layer validates these; a direct caller passing
+        // nonsense gets the defaults rather than tokens that never work.
+        let defaults = ServiceSettings::default();
+        if settings.access_ttl_s <= 0 {
             tracing::warn!(
-                configured = settings.token_ttl_s,
-                "token TTL must be positive; using 3 hours"
+                configured = settings.access_ttl_s,
+                "access TTL must be positive; using the default"
             );
-            settings.token_ttl_s = ServiceSettings::default().token_ttl_s;
+            settings.access_ttl_s = defaults.access_ttl_s;
         }
+        if settings.refresh_ttl_s <= 0 {
+            tracing::warn!(
+                configured = settings.refresh_ttl_s,
+                "refresh TTL must be positive; using the default"
+            );
+            settings.refresh_ttl_s = defaults.refresh_ttl_s;
+        }
+        settings.session_max_age_s = settings.session_max_age_s.max(0);
+        settings.max_sessions_per_user = settings.max_sessions_per_user.max(1);
         let board = Arc::new(NodeStatusBoard::default());
         let delivery = DeliverySettings {
             max_concurrent_pushes: settings.max_concurrent_pushes,
@@ -139,6 +171,7 @@ impl ManagerServices {
             jwt: deps.jwt,
             login_limiter: rate_limit::LoginLimiter::new(settings.login_rate_per_min),
             passwords: passwords::Passwords::new(settings.bcrypt_cost),
+            user_cache: user_cache::UserCache::new(settings.user_cache_ttl_s),
             settings,
             pusher,
             board,

@@ -7,7 +7,7 @@ use gthulhu_domain::manager::{ObjectId, Permission, RepoError, Repository, Role,
 use serde::Deserialize;
 
 /// (file name, contents), in version order.
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     (
         "0001_create_collections.json",
         include_str!("../../../migrations/0001_create_collections.json"),
@@ -23,6 +23,10 @@ const FILES: [(&str, &str); 4] = [
     (
         "0004_audit_log_read.json",
         include_str!("../../../migrations/0004_audit_log_read.json"),
+    ),
+    (
+        "0005_auth_sessions.json",
+        include_str!("../../../migrations/0005_auth_sessions.json"),
     ),
 ];
 
@@ -210,7 +214,8 @@ pub(crate) mod tests {
                 (1, "create_collections"),
                 (2, "seed_permissions"),
                 (3, "seed_admin_role"),
-                (4, "audit_log_read")
+                (4, "audit_log_read"),
+                (5, "auth_sessions")
             ]
         );
         for ((file, _), m) in FILES.iter().zip(&migrations) {
@@ -231,7 +236,7 @@ pub(crate) mod tests {
     async fn fresh_store_gets_permissions_and_admin_role_once() {
         let store = Arc::new(Mutex::new(Store::default()));
         let repo = store_repo(store.clone());
-        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4, 5]);
         {
             let s = store.lock().unwrap();
             let keys: Vec<&str> = s.permissions.iter().map(|p| p.key.as_str()).collect();
@@ -265,7 +270,7 @@ pub(crate) mod tests {
         let writes = store.lock().unwrap().writes;
         assert_eq!(run_migrations(&repo).await.unwrap(), Vec::<u32>::new());
         assert_eq!(store.lock().unwrap().writes, writes);
-        assert_eq!(store.lock().unwrap().applied.len(), 4);
+        assert_eq!(store.lock().unwrap().applied.len(), 5);
     }
 
     #[tokio::test]
@@ -281,7 +286,7 @@ pub(crate) mod tests {
             store.lock().unwrap().applied.push((m.version, m.name.clone()));
         }
         store.lock().unwrap().roles[0].policies.remove(0);
-        assert_eq!(run_migrations(&repo).await.unwrap(), vec![4]);
+        assert_eq!(run_migrations(&repo).await.unwrap(), vec![4, 5]);
         let s = store.lock().unwrap();
         let keys: Vec<&str> = s.roles[0].policies.iter().map(|p| p.permission_key.as_str()).collect();
         assert_eq!(keys.len(), 16);
@@ -296,7 +301,7 @@ pub(crate) mod tests {
         let repo = store_repo(store.clone());
         run_migrations(&repo).await.unwrap();
         store.lock().unwrap().applied.clear();
-        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4, 5]);
         let s = store.lock().unwrap();
         assert_eq!(s.roles.len(), 1);
         assert_eq!(s.roles[0].policies.len(), 17);

@@ -92,7 +92,12 @@ impl RoleService for ManagerServices {
             other => other?,
         }
         if let Some(name) = rename
-            && let Err(e) = self.repo.rename_role_in_users(&stored.name, &name).await
+            && let Err(e) = {
+                let renamed = self.repo.rename_role_in_users(&stored.name, &name).await;
+                // Users' roles changed: the auth middleware's cache is stale.
+                self.user_cache.invalidate_all();
+                renamed
+            }
         {
             // Put the old name back so users keep the role they hold.
             tracing::error!(error = %e, role = %stored.name, "renaming the role in users failed; reverting");

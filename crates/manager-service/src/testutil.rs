@@ -63,6 +63,7 @@ pub fn user(name: &str, status: UserStatus, roles: &[&str]) -> User {
         updated_time: 1,
         creator_id: ObjectId::ZERO,
         updater_id: ObjectId::ZERO,
+        token_version: 0,
     }
 }
 
@@ -100,6 +101,7 @@ pub fn caller(grants: Vec<RolePolicy>) -> Caller {
     Caller {
         user: user("caller", UserStatus::Active, &[]),
         grants,
+        session_id: None,
     }
 }
 

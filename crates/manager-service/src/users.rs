@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    Caller, ObjectId, RepoError, ServiceError, ServiceResult, User, UserService, UserStatus, now_ms,
+    Caller, ObjectId, RepoError, RevokeReason, ServiceError, ServiceResult, User, UserService, UserStatus, now_ms,
 };
 
 use crate::ManagerServices;
@@ -30,8 +30,12 @@ impl ManagerServices {
         }
     }
 
+    /// Every user write of the services goes through here, so the auth
+    /// middleware's cache drops the user's entry (user_cache.rs).
     async fn save_user(&self, user: &User) -> ServiceResult<()> {
-        match self.repo.update_user(user).await {
+        let saved = self.repo.update_user(user).await;
+        self.user_cache.invalidate(&user.id);
+        match saved {
             Err(RepoError::NotFound) => Err(user_not_found()),
             other => Ok(other?),
         }
@@ -54,6 +58,7 @@ impl UserService for ManagerServices {
             updated_time: now,
             creator_id: caller.user.id.clone(),
             updater_id: caller.user.id.clone(),
+            token_version: 0,
         };
         match self.repo.create_user(&user).await {
             Ok(()) => Ok(user.id),
@@ -81,7 +86,16 @@ impl UserService for ManagerServices {
         }
         user.updater_id = caller.user.id.clone();
         user.updated_time = now_ms();
-        self.save_user(&user).await
+        self.save_user(&user).await?;
+        // Decision (sessions-and-runtime.md 9): every token of the target
+        // stops working, and its session families end.
+        let bumped = self.repo.bump_token_version(&id).await;
+        self.user_cache.invalidate(&id);
+        bumped?;
+        self.repo
+            .revoke_user_sessions(&id, None, RevokeReason::PasswordReset, now_ms())
+            .await?;
+        Ok(())
     }
 
     async fn update_permissions(
@@ -139,7 +153,18 @@ impl UserService for ManagerServices {
         user.status = UserStatus::Active;
         user.updater_id = caller.user.id.clone();
         user.updated_time = now_ms();
-        self.save_user(&user).await
+        self.save_user(&user).await?;
+        // The caller's own family (and its tokens) keeps working; every
+        // other session of the caller ends.
+        self.repo
+            .revoke_user_sessions(
+                &caller.user.id,
+                caller.session_id.clone(),
+                RevokeReason::PasswordChange,
+                now_ms(),
+            )
+            .await?;
+        Ok(())
     }
 }
 
@@ -160,6 +185,25 @@ mod tests {
             Ok(())
         });
         saved
+    }
+
+    type Revocations = Arc<Mutex<Vec<(ObjectId, Option<ObjectId>, RevokeReason)>>>;
+
+    /// Token-version bumps and session revocations, recorded.
+    fn capture_revocations(repo: &mut MockRepository) -> (Arc<Mutex<Vec<ObjectId>>>, Revocations) {
+        let (bumps, revoked) = (Arc::new(Mutex::new(Vec::new())), Revocations::default());
+        let sink = bumps.clone();
+        repo.expect_bump_token_version().returning(move |id| {
+            sink.lock().unwrap().push(id.clone());
+            Ok(1)
+        });
+        let sink = revoked.clone();
+        repo.expect_revoke_user_sessions()
+            .returning(move |user, except, reason, _| {
+                sink.lock().unwrap().push((user.clone(), except, reason));
+                Ok(1)
+            });
+        (bumps, revoked)
     }
 
     fn serving(target: User) -> MockRepository {
@@ -214,6 +258,7 @@ mod tests {
 
         let mut repo = serving(target.clone());
         let saved = capture_updates(&mut repo);
+        let (bumps, revoked) = capture_revocations(&mut repo);
         let svc = services(repo);
         svc.reset_password(&admin, &target.id.to_string(), "temp")
             .await
@@ -221,6 +266,12 @@ mod tests {
         let u = saved.lock().unwrap().pop().unwrap();
         assert_eq!(u.status, UserStatus::MustChangePassword);
         assert!(passwords::verify("temp", &u.password_hash).await);
+        // Every token of the target stops working, every family ends.
+        assert_eq!(*bumps.lock().unwrap(), vec![target.id.clone()]);
+        assert_eq!(
+            *revoked.lock().unwrap(),
+            vec![(target.id.clone(), None, RevokeReason::PasswordReset)]
+        );
 
         assert_eq!(
             svc.reset_password(&admin, "nope", "temp").await,
@@ -241,6 +292,7 @@ mod tests {
 
         let mut repo = serving(inactive.clone());
         let saved = capture_updates(&mut repo);
+        capture_revocations(&mut repo);
         services(repo)
             .reset_password(&admin, &inactive.id.to_string(), "temp")
             .await
@@ -365,12 +417,15 @@ mod tests {
     #[tokio::test]
     async fn change_own_password() {
         let me = user_with_password("alice", "initial", UserStatus::MustChangePassword).await;
+        let own_session = ObjectId::new();
         let c = Caller {
             user: me.clone(),
             grants: vec![],
+            session_id: Some(own_session.clone()),
         };
-        let mut repo = serving(me);
+        let mut repo = serving(me.clone());
         let saved = capture_updates(&mut repo);
+        let (bumps, revoked) = capture_revocations(&mut repo);
         let svc = services(repo);
         assert_eq!(
             svc.change_own_password(&c, "wrong", "mine").await,
@@ -385,5 +440,11 @@ mod tests {
         assert_eq!(u.status, UserStatus::Active);
         assert!(passwords::verify("mine", &u.password_hash).await);
         assert!(!passwords::verify("initial", &u.password_hash).await);
+        // The caller's own session (and tokens) stay; the others end.
+        assert!(bumps.lock().unwrap().is_empty());
+        assert_eq!(
+            *revoked.lock().unwrap(),
+            vec![(me.id.clone(), Some(own_session), RevokeReason::PasswordChange)]
+        );
     }
 }

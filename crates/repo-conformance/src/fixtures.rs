@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use gthulhu_domain::Selector;
 use gthulhu_domain::manager::{
-    AuditEntry, IntentState, ObjectId, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy, StrategySpec,
-    User, UserStatus,
+    AuditEntry, IntentState, ObjectId, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy, Session,
+    StrategySpec, User, UserStatus,
 };
 
 pub const T0: i64 = 1_700_000_000_000;
@@ -22,6 +22,7 @@ pub fn user(username: &str, roles: &[&str]) -> User {
         updated_time: T0,
         creator_id: ObjectId::ZERO,
         updater_id: ObjectId::ZERO,
+        token_version: 0,
     }
 }
 
@@ -113,5 +114,25 @@ pub fn audit(user_id: Option<&ObjectId>, action: &str, timestamp: i64) -> AuditE
         status: 200,
         target: Some("65f0c1d2e3f4a5b6c7d8e9f0".into()),
         details: serde_json::json!({"username": "alice", "password": "***", "nested": {"roles": ["admin"]}}),
+    }
+}
+
+/// A live session family of `user_id`, created and last used at `at`,
+/// expiring a day later.
+pub fn session(user_id: &ObjectId, at: i64) -> Session {
+    let id = ObjectId::new();
+    Session {
+        jti: format!("jti-{id}"),
+        token_hash: format!("{:0>64}", id.to_string()),
+        id,
+        user_id: user_id.clone(),
+        created_time: at,
+        last_used_time: at,
+        expires_at: at + 86_400_000,
+        revoked: false,
+        revoked_reason: None,
+        revoked_time: None,
+        ip: "10.0.0.7".into(),
+        user_agent: "conformance/1.0".into(),
     }
 }

@@ -129,6 +129,14 @@ macro_rules! repository_conformance_tests {
             concurrent_distinct_users_all_succeed,
             concurrent_same_username_one_wins,
             concurrent_strategy_inserts_are_isolated,
+            sessions_insert_get_and_unknown_ids,
+            sessions_rotate_is_a_compare_and_set,
+            sessions_revoke_is_idempotent_and_keeps_the_first_reason,
+            sessions_revoke_every_family_of_a_user_but_one,
+            sessions_list_live_least_recently_used_first,
+            sessions_delete_expired_revoked_or_not,
+            concurrent_rotations_of_one_jti_one_wins,
+            users_token_version_bumps_atomically_and_survives_updates,
         );
     };
 }

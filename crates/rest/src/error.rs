@@ -38,6 +38,9 @@ pub enum ApiError {
     InvalidBody,
     #[error("Invalid request body: {0}")]
     InvalidBodyDetail(String),
+    /// 400 with a route's own message (`refreshToken is required`).
+    #[error("{0}")]
+    BadRequest(String),
     /// 401 with the Manager's message (`user is inactive`, …).
     #[error("{0}")]
     Unauthenticated(String),
@@ -85,7 +88,7 @@ impl ResponseError for ApiError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::InvalidBody | Self::InvalidBodyDetail(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidBody | Self::InvalidBodyDetail(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFoundWith(_) => StatusCode::NOT_FOUND,

@@ -5,6 +5,7 @@
 
 mod intents;
 mod named;
+mod sessions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
@@ -12,13 +13,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
-    ScheduleIntent, ScheduleStrategy, User,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository,
+    RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User,
 };
 use gthulhu_store_model::rename_role;
 
 use crate::intents::Intents;
 use crate::named::Named;
+use crate::sessions::Sessions;
 
 /// An empty store on `new()`; share it as `Arc<MemoryRepository>` or
 /// `Arc<dyn Repository>`.
@@ -40,6 +42,7 @@ struct State {
     audit: BTreeMap<(i64, ObjectId), AuditEntry>,
     audit_times: HashMap<ObjectId, i64>,
     migrations: BTreeMap<u32, String>,
+    sessions: Sessions,
 }
 
 impl MemoryRepository {
@@ -110,6 +113,50 @@ impl Repository for MemoryRepository {
             })?;
         }
         Ok(())
+    }
+
+    async fn bump_token_version(&self, user_id: &ObjectId) -> RepoResult<i64> {
+        let mut state = self.state();
+        let mut bumped = 0;
+        state.users.update(user_id, |user| {
+            user.token_version += 1;
+            bumped = user.token_version;
+        })?;
+        Ok(bumped)
+    }
+
+    async fn insert_session(&self, session: &Session) -> RepoResult<()> {
+        self.state().sessions.insert(session)
+    }
+
+    async fn get_session(&self, id: &ObjectId) -> RepoResult<Session> {
+        self.state().sessions.get(id)
+    }
+
+    async fn rotate_session(&self, id: &ObjectId, rotation: &SessionRotation) -> RepoResult<()> {
+        self.state().sessions.rotate(id, rotation)
+    }
+
+    async fn revoke_session(&self, id: &ObjectId, reason: RevokeReason, now: i64) -> RepoResult<()> {
+        self.state().sessions.revoke(id, reason, now)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &ObjectId,
+        except: Option<ObjectId>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> RepoResult<u64> {
+        Ok(self.state().sessions.revoke_user(user_id, except.as_ref(), reason, now))
+    }
+
+    async fn list_user_sessions(&self, user_id: &ObjectId, now: i64) -> RepoResult<Vec<Session>> {
+        Ok(self.state().sessions.live_of(user_id, now))
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> RepoResult<u64> {
+        Ok(self.state().sessions.delete_expired(now))
     }
 
     async fn create_role(&self, role: &Role) -> RepoResult<()> {

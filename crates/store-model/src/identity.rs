@@ -19,6 +19,9 @@ pub struct UserDoc {
     pub creator_id: ObjectId,
     #[serde(rename = "updaterID")]
     pub updater_id: ObjectId,
+    /// Absent in documents written before sessions existed: 0.
+    #[serde(default)]
+    pub token_version: i64,
 }
 
 impl From<&User> for UserDoc {
@@ -33,6 +36,7 @@ impl From<&User> for UserDoc {
             updated_time: u.updated_time,
             creator_id: u.creator_id.clone(),
             updater_id: u.updater_id.clone(),
+            token_version: u.token_version,
         }
     }
 }
@@ -49,6 +53,7 @@ impl From<UserDoc> for User {
             updated_time: d.updated_time,
             creator_id: d.creator_id,
             updater_id: d.updater_id,
+            token_version: d.token_version,
         }
     }
 }

@@ -10,7 +10,9 @@
 mod audit;
 mod identity;
 mod schedule;
+mod session;
 
 pub use audit::AuditDoc;
 pub use identity::{PermissionDoc, RoleDoc, UserDoc, rename_role};
 pub use schedule::{IntentDoc, LabelDoc, StrategyDoc};
+pub use session::SessionDoc;

@@ -75,6 +75,7 @@ fn user_and_audit_documents_have_the_spec_types() {
         updated_time: 2,
         creator_id: ObjectId::ZERO,
         updater_id: ObjectId::ZERO,
+        token_version: 0,
     };
     let stored = bson::to_document(&UserDoc::from(&user)).unwrap();
     assert_eq!(stored.get("status"), Some(&Bson::Int32(2)));

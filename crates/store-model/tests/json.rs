@@ -24,6 +24,7 @@ fn records_use_the_collection_field_names() {
             "password",
             "roles",
             "status",
+            "tokenVersion",
             "updatedTime",
             "updaterID",
             "username"

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bson::{Document, doc};
 use gthulhu_domain::manager::{RepoError, RepoResult, Repository};
-use gthulhu_store_model::{AuditDoc, IntentDoc, RoleDoc, StrategyDoc, UserDoc};
+use gthulhu_store_model::{AuditDoc, IntentDoc, RoleDoc, SessionDoc, StrategyDoc, UserDoc};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, Tls, TlsOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -27,6 +27,7 @@ pub struct MongoRepository {
     pub(crate) strategies: Collection<StrategyDoc>,
     pub(crate) intents: Collection<IntentDoc>,
     pub(crate) audit: Collection<AuditDoc>,
+    pub(crate) sessions: Collection<SessionDoc>,
     pub(crate) migrations: Collection<Document>,
     /// Multi-document transactions work (replica set or mongos); otherwise
     /// multi-collection writes use ordered writes with compensation.
@@ -81,6 +82,7 @@ impl MongoRepository {
             strategies: db.collection("schedule_strategies"),
             intents: db.collection("schedule_intents"),
             audit: db.collection("audit_logs"),
+            sessions: db.collection("auth_sessions"),
             migrations: db.collection("schema_migrations"),
             client,
             db,
@@ -139,6 +141,10 @@ impl MongoRepository {
             .map_err(other)?;
         self.audit
             .create_index(index(doc! {"user_id": 1, "timestamp": 1}, "idx_audit_user_time", false))
+            .await
+            .map_err(other)?;
+        self.sessions
+            .create_index(index(doc! {"userID": 1}, "idx_sessions_user", false))
             .await
             .map_err(other)?;
         // `schema_migrations` needs no index, only to exist (`_id` is the version).

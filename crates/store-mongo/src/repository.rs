@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository, Role,
-    ScheduleIntent, ScheduleStrategy, User, now_ms,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository,
+    RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User, now_ms,
 };
 use gthulhu_store_model::{AuditDoc, IntentDoc, PermissionDoc, RoleDoc, StrategyDoc, UserDoc, rename_role};
 
@@ -98,6 +98,44 @@ impl Repository for MongoRepository {
                 .map_err(|e| map(e, ""))?;
         }
         Ok(())
+    }
+
+    async fn bump_token_version(&self, user_id: &ObjectId) -> RepoResult<i64> {
+        self.bump_token_version_doc(user_id).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> RepoResult<()> {
+        self.insert_session_doc(session).await
+    }
+
+    async fn get_session(&self, id: &ObjectId) -> RepoResult<Session> {
+        self.get_session_doc(id).await
+    }
+
+    async fn rotate_session(&self, id: &ObjectId, rotation: &SessionRotation) -> RepoResult<()> {
+        self.rotate_session_doc(id, rotation).await
+    }
+
+    async fn revoke_session(&self, id: &ObjectId, reason: RevokeReason, now: i64) -> RepoResult<()> {
+        self.revoke_session_doc(id, reason, now).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &ObjectId,
+        except: Option<ObjectId>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> RepoResult<u64> {
+        self.revoke_user_sessions_docs(user_id, except, reason, now).await
+    }
+
+    async fn list_user_sessions(&self, user_id: &ObjectId, now: i64) -> RepoResult<Vec<Session>> {
+        self.list_user_sessions_docs(user_id, now).await
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> RepoResult<u64> {
+        self.delete_expired_session_docs(now).await
     }
 
     async fn create_role(&self, role: &Role) -> RepoResult<()> {

@@ -27,6 +27,7 @@ fn user(name: &str, roles: &[&str]) -> User {
         updated_time: 1_700_000_000_000,
         creator_id: ObjectId::ZERO,
         updater_id: ObjectId::ZERO,
+        token_version: 0,
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoResult, Repository, Role,
-    ScheduleIntent, ScheduleStrategy, User, now_ms,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoResult, Repository, RevokeReason,
+    Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User, now_ms,
 };
 use gthulhu_store_model::{AuditDoc, IntentDoc, PermissionDoc, RoleDoc, StrategyDoc, UserDoc, rename_role};
 use redb::{ReadableTable, TableHandle};
@@ -105,6 +105,44 @@ impl Repository for RedbRepository {
             Ok(())
         })
         .await
+    }
+
+    async fn bump_token_version(&self, user_id: &ObjectId) -> RepoResult<i64> {
+        self.bump_token_version_tx(user_id).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> RepoResult<()> {
+        self.insert_session_tx(session).await
+    }
+
+    async fn get_session(&self, id: &ObjectId) -> RepoResult<Session> {
+        self.get_session_tx(id).await
+    }
+
+    async fn rotate_session(&self, id: &ObjectId, rotation: &SessionRotation) -> RepoResult<()> {
+        self.rotate_session_tx(id, rotation).await
+    }
+
+    async fn revoke_session(&self, id: &ObjectId, reason: RevokeReason, now: i64) -> RepoResult<()> {
+        self.revoke_session_tx(id, reason, now).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &ObjectId,
+        except: Option<ObjectId>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> RepoResult<u64> {
+        self.revoke_user_sessions_tx(user_id, except, reason, now).await
+    }
+
+    async fn list_user_sessions(&self, user_id: &ObjectId, now: i64) -> RepoResult<Vec<Session>> {
+        self.list_user_sessions_tx(user_id, now).await
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> RepoResult<u64> {
+        self.delete_expired_sessions_tx(now).await
     }
 
     async fn create_role(&self, role: &Role) -> RepoResult<()> {

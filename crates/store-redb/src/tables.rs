@@ -38,6 +38,10 @@ pub const AUDIT: Bytes = TableDefinition::new("audit_logs");
 pub const AUDIT_BY_USER_TIME: Bytes = TableDefinition::new("audit_by_user_time");
 /// time key → (): newest-first listing without a user filter.
 pub const AUDIT_BY_TIME: Bytes = TableDefinition::new("audit_by_time");
+/// Session families (sessions-and-runtime.md 11.1).
+pub const AUTH_SESSIONS: Bytes = TableDefinition::new("auth_sessions");
+/// user id + session id → ().
+pub const SESSIONS_BY_USER: Bytes = TableDefinition::new("sessions_by_user");
 pub const MIGRATIONS: TableDefinition<'static, u32, &'static [u8]> = TableDefinition::new("schema_migrations");
 
 /// A value of `MIGRATIONS`, keyed by its version.
@@ -50,7 +54,7 @@ pub struct MigrationDoc {
     pub applied_at: i64,
 }
 
-pub const BYTE_TABLES: [Bytes; 16] = [
+pub const BYTE_TABLES: [Bytes; 18] = [
     USERS,
     USERS_BY_USERNAME,
     ROLES,
@@ -67,6 +71,8 @@ pub const BYTE_TABLES: [Bytes; 16] = [
     AUDIT,
     AUDIT_BY_USER_TIME,
     AUDIT_BY_TIME,
+    AUTH_SESSIONS,
+    SESSIONS_BY_USER,
 ];
 
 /// The value of index entries whose key says it all.

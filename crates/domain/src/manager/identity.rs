@@ -41,6 +41,11 @@ pub struct User {
     pub updated_time: i64,
     pub creator_id: ObjectId,
     pub updater_id: ObjectId,
+    /// Bumped by logout-all and by an administrator's password reset: tokens
+    /// carrying an older value are refused. Written only by
+    /// `Repository::bump_token_version`, never by `update_user`.
+    #[serde(default)]
+    pub token_version: i64,
 }
 
 /// One grant of a role: a permission key, optionally limited to the

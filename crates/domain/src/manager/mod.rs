@@ -9,6 +9,7 @@ mod identity;
 mod k8s;
 mod ports;
 mod services;
+mod session;
 mod strategy;
 
 pub use audit::{AuditEntry, AuditQuery};
@@ -18,6 +19,7 @@ pub use identity::{PERMISSIONS, Permission, Role, RolePolicy, User, UserStatus};
 pub use k8s::{ClusterStatus, DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodEvent, PodInfo};
 pub use ports::*;
 pub use services::*;
+pub use session::{RevokeReason, Session, SessionRotation};
 pub use strategy::{IntentChanges, IntentState, ScheduleIntent, ScheduleStrategy, StrategySpec};
 
 /// Milliseconds since the Unix epoch: the unit of every stored time.

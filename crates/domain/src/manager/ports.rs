@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use super::{
     AuditEntry, AuditQuery, ClusterStatus, DecisionMakerEndpoint, IntentChanges, IntentState, K8sError, NodeInfo,
-    ObjectId, Permission, PodEvent, PodInfo, RepoError, Role, ScheduleIntent, ScheduleStrategy, User,
+    ObjectId, Permission, PodEvent, PodInfo, RepoError, RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session,
+    SessionRotation, User,
 };
 use crate::{DeleteIntents, Intent, Selector};
 
@@ -24,10 +25,40 @@ pub trait Repository: Send + Sync {
     async fn get_user(&self, id: &ObjectId) -> RepoResult<User>;
     async fn get_user_by_username(&self, username: &str) -> RepoResult<User>;
     async fn list_users(&self) -> RepoResult<Vec<User>>;
-    /// Replaces password hash, status, roles, updater and updated time.
+    /// Replaces password hash, status, roles, updater and updated time
+    /// (never `token_version`).
     async fn update_user(&self, user: &User) -> RepoResult<()>;
     async fn count_users_with_role(&self, role_name: &str) -> RepoResult<u64>;
     async fn rename_role_in_users(&self, old_name: &str, new_name: &str) -> RepoResult<()>;
+    /// Atomically increments the user's `token_version`; returns the new value.
+    async fn bump_token_version(&self, user_id: &ObjectId) -> RepoResult<i64>;
+
+    /// Session families (sessions-and-runtime.md 11). `Conflict("id")` on a taken id.
+    async fn insert_session(&self, session: &Session) -> RepoResult<()>;
+    async fn get_session(&self, id: &ObjectId) -> RepoResult<Session>;
+    /// Compare-and-set on the stored `jti`: sets the new `jti`, hash,
+    /// `expiresAt` and `lastUsedTime = now`. `Conflict("jti")` when the stored
+    /// `jti` is not `expected_jti`, `Conflict("revoked")` when the family is
+    /// revoked, `NotFound` when there is no such record.
+    async fn rotate_session(&self, id: &ObjectId, rotation: &SessionRotation) -> RepoResult<()>;
+    /// Idempotent: a revoked family keeps its first reason and time.
+    /// `NotFound` when there is no such record.
+    async fn revoke_session(&self, id: &ObjectId, reason: RevokeReason, now: i64) -> RepoResult<()>;
+    /// Revokes every not yet revoked family of the user but `except`;
+    /// returns how many it revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &ObjectId,
+        except: Option<ObjectId>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> RepoResult<u64>;
+    /// The user's live families (not revoked, `expiresAt > now`), least
+    /// recently used first (ties: id order).
+    async fn list_user_sessions(&self, user_id: &ObjectId, now: i64) -> RepoResult<Vec<Session>>;
+    /// Deletes every family whose `expiresAt <= now`, revoked or not;
+    /// returns how many.
+    async fn delete_expired_sessions(&self, now: i64) -> RepoResult<u64>;
 
     /// `Conflict("name")` when the name is taken.
     async fn create_role(&self, role: &Role) -> RepoResult<()>;

@@ -3,6 +3,7 @@
 //! permission key; services apply the `self`/`k8sNamespace` scope rules.
 
 use async_trait::async_trait;
+use secrecy::SecretString;
 
 use super::{
     AuditEntry, AuditQuery, NodeInfo, ObjectId, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy,
@@ -18,6 +19,9 @@ pub struct Caller {
     /// Policies of the caller's roles whose key is the route's key (empty
     /// for routes open to any valid token).
     pub grants: Vec<RolePolicy>,
+    /// The session family of the access token (`sid`); `None` for tokens
+    /// issued before sessions existed.
+    pub session_id: Option<ObjectId>,
 }
 
 /// Where a request came from: the login rate limit and the audit log.
@@ -26,18 +30,86 @@ pub struct RequestOrigin {
     pub client_ip: String,
     /// `X-Request-ID`, or the one generated for the request.
     pub request_id: String,
+    /// `User-Agent`, recorded on the session a login creates.
+    pub user_agent: String,
+}
+
+/// What a login or a refresh hands out (sessions-and-runtime.md 3, 4).
+#[derive(Clone, Debug)]
+pub struct IssuedTokens {
+    /// The access JWT (`token` and `accessToken` of the answer).
+    pub access_token: String,
+    /// The refresh JWT: never logged, never stored (only its SHA-256).
+    pub refresh_token: SecretString,
+    /// `exp` of the refresh token, Unix seconds (the cookie's `Max-Age`).
+    pub refresh_expires_at: i64,
+    /// The session family (`sid`).
+    pub session_id: ObjectId,
+}
+
+/// The audit log's `reason` of a failed refresh or logout
+/// (sessions-and-runtime.md 10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionFailureReason {
+    Origin,
+    Invalid,
+    NotFound,
+    Revoked,
+    Inactive,
+    Reused,
+}
+
+impl SessionFailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Origin => "origin",
+            Self::Invalid => "invalid",
+            Self::NotFound => "not_found",
+            Self::Revoked => "revoked",
+            Self::Inactive => "inactive",
+            Self::Reused => "reused",
+        }
+    }
+}
+
+/// A refused refresh or logout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionFailure {
+    pub error: ServiceError,
+    /// `None` when no check failed (storage down).
+    pub reason: Option<SessionFailureReason>,
+    /// The refresh cookie must be cleared (refresh steps 8-11).
+    pub clear_cookie: bool,
+}
+
+/// A refresh or logout attempt, with what the audit log records of it.
+#[derive(Clone, Debug)]
+pub struct SessionAttempt<T> {
+    /// The token's `uid`, once its signature verified.
+    pub user_id: Option<ObjectId>,
+    /// The token's `sid`, once its signature verified.
+    pub session_id: Option<ObjectId>,
+    pub result: Result<T, SessionFailure>,
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuthService: Send + Sync {
-    /// A signed JWT, or `Unauthorized` (`user not found`, `user is inactive`,
-    /// `invalid password`), `Validation`, `TooManyRequests`.
-    async fn login(&self, username: &str, password: &str, origin: &RequestOrigin) -> ServiceResult<String>;
-    /// The middleware's steps 3-9 (manager.md 4.3): verify the token, load
-    /// the user, gate on status, collect the grants for `permission_key`
-    /// (`""` = any valid token).
+    /// A new session family and its first tokens, or `Unauthorized` (`user
+    /// not found`, `user is inactive`, `invalid password`), `Validation`,
+    /// `TooManyRequests`.
+    async fn login(&self, username: &str, password: &str, origin: &RequestOrigin) -> ServiceResult<IssuedTokens>;
+    /// The middleware's steps 3-9 (manager.md 4.3, as amended by
+    /// sessions-and-runtime.md 9): verify the access token, load the user,
+    /// check its `tokenVersion`, gate on status, collect the grants for
+    /// `permission_key` (`""` = any valid token).
     async fn authorize(&self, bearer_token: &str, permission_key: &str) -> ServiceResult<Caller>;
+    /// Rotates a refresh token (checks 4-12 of sessions-and-runtime.md 4).
+    async fn refresh(&self, refresh_token: &SecretString) -> SessionAttempt<IssuedTokens>;
+    /// Ends the token's session family (sessions-and-runtime.md 5).
+    async fn logout(&self, refresh_token: &SecretString) -> SessionAttempt<()>;
+    /// Invalidates every token of the caller and ends all of its families.
+    async fn logout_all(&self, caller: &Caller) -> ServiceResult<()>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -5,11 +5,13 @@ mod audit;
 mod concurrency;
 mod identity;
 mod schedule;
+mod sessions;
 
 pub use audit::*;
 pub use concurrency::*;
 pub use identity::*;
 pub use schedule::*;
+pub use sessions::*;
 
 use gthulhu_domain::manager::RepoError;
 

@@ -40,14 +40,15 @@ pub(crate) struct RequestId(pub String);
 const REDACTED: &str = "***";
 
 /// `body` with the value of every field whose name mentions a password, a
-/// key or a PEM replaced by `"***"`, at any depth.
+/// key, a PEM or a token (sessions-and-runtime.md 10) replaced by `"***"`,
+/// at any depth.
 pub(crate) fn redact(body: &Value) -> Value {
     match body {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(name, value)| {
                     let lower = name.to_ascii_lowercase();
-                    let secret = ["password", "key", "pem"].iter().any(|w| lower.contains(w));
+                    let secret = ["password", "key", "pem", "token"].iter().any(|w| lower.contains(w));
                     let value = if secret { Value::from(REDACTED) } else { redact(value) };
                     (name.clone(), value)
                 })
@@ -112,6 +113,7 @@ mod tests {
             "rolePolicies": [{"permissionKey": "role.read", "self": false}],
             "nested": {"rsa_private_key_pem": "x", "caPem": "y", "kept": 1},
             "list": [1, "two"],
+            "deep": [{"refreshToken": "r", "Token": "t", "accessTOKEN": "a"}],
         });
         assert_eq!(
             redact(&body),
@@ -121,6 +123,7 @@ mod tests {
                 "rolePolicies": [{"permissionKey": "***", "self": false}],
                 "nested": {"rsa_private_key_pem": "***", "caPem": "***", "kept": 1},
                 "list": [1, "two"],
+                "deep": [{"refreshToken": "***", "Token": "***", "accessTOKEN": "***"}],
             })
         );
         assert_eq!(redact(&json!("text")), json!("text"));

@@ -62,6 +62,13 @@ impl RouteKey for OwnAccount {
     const ACTION: &'static str = "user.self.password";
 }
 
+/// `GET /api/v1/auth/validate`: any valid access token.
+pub(crate) struct AnyToken;
+impl RouteKey for AnyToken {
+    const KEY: &'static str = "";
+    const ACTION: &'static str = "auth.validate";
+}
+
 /// An authenticated, authorised caller of a route protected by `K`.
 pub(crate) struct Authed<K> {
     pub caller: Caller,
@@ -103,7 +110,7 @@ impl<K: RouteKey> FromRequest for Authed<K> {
     }
 }
 
-async fn authenticate(req: &HttpRequest, key: &str, action: &'static str) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(req: &HttpRequest, key: &str, action: &'static str) -> Result<Caller, ApiError> {
     let api = req
         .app_data::<web::Data<ManagerApi>>()
         .ok_or(ApiError::Internal("Internal Server Error"))?

@@ -106,11 +106,6 @@ pub(crate) struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TokenData {
-    pub token: String,
-}
-
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct CreateUserRequest {
     #[serde(default)]

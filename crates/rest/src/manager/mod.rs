@@ -1,7 +1,9 @@
-//! The Manager's HTTP API (spec: manager.md 1, 2, 4-8, 10, 13, 14.6).
+//! The Manager's HTTP API (spec: manager.md 1, 2, 4-8, 10, 13, 14.6;
+//! sessions-and-runtime.md Part A).
 
 mod audit;
 mod auth;
+mod cookie;
 mod decode;
 mod dto;
 mod errors;
@@ -9,6 +11,7 @@ mod handlers;
 mod metrics;
 mod openapi;
 mod server;
+mod session_dto;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +24,7 @@ use gthulhu_domain::manager::{
 };
 use prometheus_client::registry::Registry;
 
+pub use cookie::{CookieSecure, SessionCookieSettings};
 pub use metrics::ManagerMetrics;
 pub use openapi::ApiDoc;
 pub use server::{ManagerServer, serve};
@@ -50,6 +54,8 @@ pub struct ManagerSettings {
     pub max_body_bytes: usize,
     pub version: String,
     pub timeouts: crate::Timeouts,
+    /// The refresh cookie and its Origin check (sessions-and-runtime.md 8).
+    pub sessions: SessionCookieSettings,
 }
 
 /// One value implementing every service trait (the production services).

@@ -4,14 +4,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::handlers::{audit_logs, intents, login, nodes, roles, strategies, system, users};
+use super::handlers::{audit_logs, intents, login, nodes, roles, sessions, strategies, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Gthulhu Manager API", description = "Users, roles, scheduling strategies, intents and nodes (spec: manager.md)."),
     paths(
         system::health, system::version, system::ready, system::prometheus, system::swagger_redirect,
-        login::login,
+        login::login, sessions::refresh, sessions::logout, sessions::logout_all, sessions::validate,
         users::create, users::reset_password, users::update_permissions, users::list,
         users::change_own_password, users::get_self,
         roles::create, roles::update, roles::delete, roles::list, roles::permissions,
@@ -24,7 +24,7 @@ use super::handlers::{audit_logs, intents, login, nodes, roles, strategies, syst
     modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, readiness, version, metrics"),
-        (name = "auth", description = "Login"),
+        (name = "auth", description = "Login sessions: login, refresh (rotating, with reuse detection), logout, logout-all, validate"),
         (name = "users"), (name = "roles", description = "Roles and permissions"),
         (name = "strategies"), (name = "intents"),
         (name = "nodes", description = "Cluster nodes and their Decision Makers' pod → process maps"), (name = "audit", description = "The audit log"),

@@ -28,8 +28,10 @@ fn caller() -> Caller {
             updated_time: 0,
             creator_id: ObjectId::ZERO,
             updater_id: ObjectId::ZERO,
+            token_version: 0,
         },
         grants: vec![],
+        session_id: None,
     }
 }
 
@@ -86,6 +88,7 @@ impl Mocks {
                 max_body_bytes: 1024,
                 version: "test".into(),
                 timeouts: Default::default(),
+                sessions: Default::default(),
             },
         };
         let server = serve(api, bind_listener("127.0.0.1:0").unwrap()).unwrap();
@@ -162,7 +165,12 @@ async fn login_passes_the_peer_address_and_maps_rate_limits() {
     let mut mocks = Mocks::default();
     mocks.auth.expect_login().returning(|user, password, origin| {
         match (user, password, origin.client_ip.as_str(), origin.request_id.as_str()) {
-            ("admin@example.com", "pw", "127.0.0.1", "login-1") => Ok("jwt".into()),
+            ("admin@example.com", "pw", "127.0.0.1", "login-1") => Ok(gthulhu_domain::manager::IssuedTokens {
+                access_token: "jwt".into(),
+                refresh_token: "refresh-jwt".to_string().into(),
+                refresh_expires_at: i64::MAX,
+                session_id: ObjectId::ZERO,
+            }),
             _ => Err(ServiceError::TooManyRequests("too many login attempts".into())),
         }
     });
@@ -177,7 +185,10 @@ async fn login_passes_the_peer_address_and_maps_rate_limits() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap();
-    assert_eq!(b["data"], json!({"token": "jwt"}));
+    assert_eq!(
+        b["data"],
+        json!({"token": "jwt", "accessToken": "jwt", "refreshToken": "refresh-jwt"})
+    );
     let (s, _) = app
         .send(reqwest::Method::POST, "/api/v1/auth/login", Some(r#"{"username":"x"}"#))
         .await;

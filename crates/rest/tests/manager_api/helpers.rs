@@ -8,7 +8,7 @@ use gthulhu_manager_service::{
     JwtKeys, ManagerServices, NoCluster, ServiceDeps, ServiceSettings, bootstrap_admin, run_migrations,
 };
 use gthulhu_rest::bind_listener;
-use gthulhu_rest::manager::{ManagerApi, ManagerMetrics, ManagerSettings};
+use gthulhu_rest::manager::{ManagerApi, ManagerMetrics, ManagerSettings, SessionCookieSettings};
 use gthulhu_store_redb::RedbRepository;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use prometheus_client::registry::Registry;
@@ -23,11 +23,21 @@ pub const ADMIN: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "your-password-here";
 pub const PASSWORD: &str = "initial-pass";
 
+pub type WrapRepo = fn(Arc<dyn Repository>) -> Arc<dyn Repository>;
+
 pub struct Options {
     /// 0 disables the login rate limit (tests log in a lot from one address).
     pub login_rate_per_min: u32,
     pub max_body_bytes: usize,
     pub timeouts: gthulhu_rest::Timeouts,
+    /// Session TTLs, limits and the user cache (rate limit and bcrypt cost
+    /// come from the fields above).
+    pub services: ServiceSettings,
+    pub sessions: SessionCookieSettings,
+    /// Wraps the redb store (e.g. to count calls).
+    pub wrap_repo: Option<WrapRepo>,
+    /// Another store instead of the redb file (e.g. MongoDB).
+    pub repo: Option<Arc<dyn Repository>>,
 }
 
 impl Default for Options {
@@ -36,6 +46,10 @@ impl Default for Options {
             login_rate_per_min: 0,
             max_body_bytes: 1 << 20,
             timeouts: Default::default(),
+            services: ServiceSettings::default(),
+            sessions: SessionCookieSettings::default(),
+            wrap_repo: None,
+            repo: None,
         }
     }
 }
@@ -43,8 +57,8 @@ impl Default for Options {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    /// Keeps the redb file alive for the app's lifetime.
-    _dir: tempfile::TempDir,
+    /// Holds the redb file (`manager.redb`) for the app's lifetime.
+    pub dir: tempfile::TempDir,
 }
 
 /// The real app on a random loopback port: real services over the embedded
@@ -52,7 +66,13 @@ pub struct TestApp {
 /// fixed RSA key of the test data, migrations run and the admin bootstrapped.
 pub async fn spawn_app(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let repo: Arc<dyn Repository> = Arc::new(RedbRepository::open(&dir.path().join("manager.redb")).unwrap());
+    let mut repo: Arc<dyn Repository> = match options.repo.clone() {
+        Some(repo) => repo,
+        None => Arc::new(RedbRepository::open(&dir.path().join("manager.redb")).unwrap()),
+    };
+    if let Some(wrap) = options.wrap_repo {
+        repo = wrap(repo);
+    }
     run_migrations(repo.as_ref()).await.unwrap();
     bootstrap_admin(repo.as_ref(), ADMIN, ADMIN_PASSWORD, 4).await.unwrap();
     let k8s: Arc<dyn K8sAdapter> = Arc::new(NoCluster);
@@ -70,10 +90,9 @@ pub async fn spawn_app(options: Options) -> TestApp {
         dms: Arc::new(dms),
         jwt,
         settings: ServiceSettings {
-            token_ttl_s: 3 * 3600,
             login_rate_per_min: options.login_rate_per_min,
             bcrypt_cost: 4,
-            ..ServiceSettings::default()
+            ..options.services.clone()
         },
     });
     let mut registry = Registry::default();
@@ -88,6 +107,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
             max_body_bytes: options.max_body_bytes,
             version: "test".into(),
             timeouts: options.timeouts,
+            sessions: options.sessions.clone(),
         },
     );
     let server = gthulhu_rest::manager::serve(api, bind_listener("127.0.0.1:0").unwrap()).unwrap();
@@ -96,7 +116,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
     TestApp {
         base,
         client: reqwest::Client::new(),
-        _dir: dir,
+        dir,
     }
 }
 

@@ -9,4 +9,7 @@ mod http;
 mod nodes;
 mod rbac;
 mod reconcile;
+mod session_helpers;
+mod sessions;
+mod sessions_more;
 mod slow_clients;

@@ -5,6 +5,7 @@ pub(crate) mod intents;
 pub(crate) mod login;
 pub(crate) mod nodes;
 pub(crate) mod roles;
+pub(crate) mod sessions;
 pub(crate) mod strategies;
 pub(crate) mod system;
 pub(crate) mod users;
@@ -42,6 +43,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").get(system::prometheus))
         .service(resource("/swagger/{tail:.*}").get(system::swagger_redirect))
         .service(resource("/api/v1/auth/login").post(login::login))
+        .service(resource("/api/v1/auth/refresh").post(sessions::refresh))
+        .service(resource("/api/v1/auth/logout").post(sessions::logout))
+        .service(resource("/api/v1/auth/logout-all").post(sessions::logout_all))
+        .service(resource("/api/v1/auth/validate").get(sessions::validate))
         .service(resource("/api/v1/users").post(users::create).get(users::list))
         .service(resource("/api/v1/users/password").put(users::reset_password))
         .service(resource("/api/v1/users/permissions").put(users::update_permissions))
