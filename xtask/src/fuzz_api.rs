@@ -84,12 +84,16 @@ async fn fuzz_both(schemathesis: &Path, work: &Path, args: &FuzzApiArgs) -> anyh
     let http = reqwest::Client::builder().no_proxy().build()?;
     let bin = target_dir().join("debug");
     let dm_port = free_port()?;
+    // The DM's runtime-config routes answer 503 without a scheduler daemon;
+    // the fake one (in this process) lets them be fuzzed for real.
+    let daemon = gthulhu_fake_scheduler_daemon::FakeDaemon::start(Default::default()).await?;
     let mut dm = Service::start(
         "Decision Maker",
         &bin.join("gthulhu-decisionmaker"),
         &[
             EnvVar::new("DM_SERVER_HOST", format!("127.0.0.1:{dm_port}")),
             EnvVar::secret("DM_TOKEN_RSA_PRIVATE_KEY_PEM", PRIVATE_KEY_PEM, "<test key>".into()),
+            EnvVar::new("DM_DAEMON_ENDPOINT", daemon.url()),
             EnvVar::new("DM_LOGGING_LEVEL", "warn"),
         ],
         format!("http://127.0.0.1:{dm_port}"),
