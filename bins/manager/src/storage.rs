@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository,
-    RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, NodeRuntimeConfig, ObjectId, Permission, RepoError, RepoResult,
+    Repository, RevokeReason, Role, RuntimeApplyResult, ScheduleIntent, ScheduleStrategy, Session, SessionRotation,
+    User,
 };
 use gthulhu_manager_service::{bootstrap_admin, run_migrations};
 use gthulhu_store_mongo::{MongoRepository, MongoSettings};
@@ -159,6 +160,11 @@ forward! {
     fn query_audit(&self, query: &AuditQuery) -> RepoResult<Vec<AuditEntry>>;
     fn applied_migrations(&self) -> RepoResult<Vec<u32>>;
     fn record_migration(&self, version: u32, name: &str) -> RepoResult<()>;
+    fn upsert_runtime_config(&self, record: &NodeRuntimeConfig) -> RepoResult<()>;
+    fn get_runtime_config(&self, node_id: &str) -> RepoResult<NodeRuntimeConfig>;
+    fn list_runtime_configs(&self) -> RepoResult<Vec<NodeRuntimeConfig>>;
+    fn delete_runtime_configs(&self, node_ids: &[String]) -> RepoResult<u64>;
+    fn record_runtime_apply(&self, node_id: &str, result: &RuntimeApplyResult, reapply_count: i32, reapply_pod: Option<String>) -> RepoResult<()>;
 }
 
 #[cfg(test)]
@@ -182,6 +188,6 @@ mod tests {
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].username, "root@example.com");
         assert_eq!(users[0].roles, ["admin"]);
-        assert_eq!(repo.list_permissions().await.unwrap().len(), 17);
+        assert_eq!(repo.list_permissions().await.unwrap().len(), 19);
     }
 }

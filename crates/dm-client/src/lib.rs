@@ -1,7 +1,9 @@
 //! The Manager's client of Decision Makers (manager.md 11.2 to 11.4):
 //! DM tokens cached per endpoint, replace-all intent delivery, deletes,
-//! Merkle roots and pod PIDs, over HTTP or mTLS.
+//! Merkle roots, pod PIDs and the scheduler runtime configuration, over
+//! HTTP or mTLS.
 
+mod runtime;
 mod tls;
 mod wire;
 
@@ -13,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{DecisionMakerAdapter, DecisionMakerEndpoint, DmClientError};
+use gthulhu_domain::runtime_config::{RuntimeSchedulerConfig, RuntimeStatus};
 use gthulhu_domain::{DeleteIntents, Intent};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response, StatusCode};
@@ -268,6 +271,18 @@ impl DecisionMakerAdapter for HttpDecisionMakerClient {
             _ => Err(DmClientError::InvalidResponse("response has no data object".into())),
         }
     }
+
+    async fn apply_runtime_config(
+        &self,
+        dm: &DecisionMakerEndpoint,
+        config: &RuntimeSchedulerConfig,
+    ) -> Result<(), DmClientError> {
+        self.post_runtime_config(dm, config).await
+    }
+
+    async fn runtime_config(&self, dm: &DecisionMakerEndpoint) -> Result<RuntimeStatus, DmClientError> {
+        self.get_runtime_config(dm).await
+    }
 }
 
 fn to_json(body: &impl serde::Serialize) -> Result<Vec<u8>, DmClientError> {
@@ -321,6 +336,7 @@ mod tests {
         DecisionMakerEndpoint {
             node_name: "n".into(),
             pod_name: "dm".into(),
+            pod_uid: String::new(),
             host: host.into(),
             port: 8080,
             state: DmState::Online,

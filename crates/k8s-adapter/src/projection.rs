@@ -85,6 +85,7 @@ impl SlimPod {
         self.dm.as_ref().map(|dm| DecisionMakerEndpoint {
             node_name: self.info.node_name.clone(),
             pod_name: self.info.name.clone(),
+            pod_uid: self.info.uid.clone(),
             host: dm.host.clone(),
             port: dm.port,
             state: dm_state(&self.info.phase),
@@ -301,6 +302,7 @@ mod tests {
             DecisionMakerEndpoint {
                 node_name: "n1".into(),
                 pod_name: "dm-1".into(),
+                pod_uid: String::new(),
                 host: "192.168.0.1".into(),
                 port: 8080,
                 state: DmState::Unknown,

@@ -221,6 +221,7 @@ mod tests {
             Ok(vec![DecisionMakerEndpoint {
                 node_name: "n1".into(),
                 pod_name: "dm-1".into(),
+                pod_uid: String::new(),
                 host: "10.0.0.1".into(),
                 port: 8080,
                 state: DmState::Online,

@@ -122,8 +122,12 @@ pub fn merkle_ordered(intents: &[ScheduleIntent]) -> Vec<Intent> {
 
 /// The Online DMs in `all` that can be called (host and port known).
 pub(crate) fn callable(all: Vec<DecisionMakerEndpoint>) -> impl Iterator<Item = DecisionMakerEndpoint> {
-    all.into_iter()
-        .filter(|dm| dm.state == DmState::Online && !dm.host.is_empty() && dm.port > 0)
+    all.into_iter().filter(is_callable)
+}
+
+/// Online, with an address to call.
+pub(crate) fn is_callable(dm: &DecisionMakerEndpoint) -> bool {
+    dm.state == DmState::Online && !dm.host.is_empty() && dm.port > 0
 }
 
 pub struct NodePusher {
@@ -468,6 +472,21 @@ mod tests {
             unreachable!("never asked")
         }
         async fn pods_pids(&self, _: &DecisionMakerEndpoint) -> Result<serde_json::Value, DmClientError> {
+            unreachable!("never asked")
+        }
+
+        async fn apply_runtime_config(
+            &self,
+            _: &DecisionMakerEndpoint,
+            _: &gthulhu_domain::runtime_config::RuntimeSchedulerConfig,
+        ) -> Result<(), DmClientError> {
+            unreachable!("never asked")
+        }
+
+        async fn runtime_config(
+            &self,
+            _: &DecisionMakerEndpoint,
+        ) -> Result<gthulhu_domain::runtime_config::RuntimeStatus, DmClientError> {
             unreachable!("never asked")
         }
     }

@@ -3,7 +3,8 @@
 //! audit log, delivery of each node's full intent set to its Decision
 //! Makers, the reconciler that keeps them converged, the nodes API, the
 //! startup migrations, the admin bootstrap, and login sessions (refresh
-//! with rotation, logout, logout-all; sessions-and-runtime.md Part A).
+//! with rotation, logout, logout-all; sessions-and-runtime.md Part A), and
+//! the scheduler runtime configuration of every node (Part B).
 //!
 //! Everything here depends only on the domain's ports (`Repository`,
 //! `K8sAdapter`, `DecisionMakerAdapter`); the REST layer calls the domain's
@@ -27,6 +28,7 @@ mod push_queue;
 mod rate_limit;
 mod reconciler;
 mod roles;
+mod runtime_configs;
 mod scope;
 mod sessions;
 mod strategies;
@@ -50,6 +52,7 @@ pub use no_cluster::NoCluster;
 pub use node_status::NodeStatusBoard;
 pub use push_queue::PushQueue;
 pub use reconciler::{PassOutcome, PassReport, Reconciler, ReconcilerSettings, SkipReason};
+pub use runtime_configs::RuntimeConfigs;
 pub use sessions::{SESSION_SWEEP_INTERVAL, run_session_sweeper};
 pub use strategies::intent_for_pod;
 
@@ -105,7 +108,8 @@ pub struct ServiceDeps {
 
 /// Implements every Manager service trait of the domain (`AuthService`,
 /// `UserService`, `RoleService`, `StrategyService`,
-/// `ScheduleIntentService`, `AuditService`, `NodeService`).
+/// `ScheduleIntentService`, `AuditService`, `NodeService`,
+/// `SchedulerConfigService`).
 pub struct ManagerServices {
     repo: Arc<dyn Repository>,
     k8s: Arc<dyn K8sAdapter>,
@@ -117,6 +121,7 @@ pub struct ManagerServices {
     user_cache: user_cache::UserCache,
     pusher: Arc<NodePusher>,
     board: Arc<NodeStatusBoard>,
+    runtime: Arc<RuntimeConfigs>,
 }
 
 impl ManagerServices {
@@ -164,6 +169,13 @@ impl ManagerServices {
             board.clone(),
             delivery,
         ));
+        let runtime = Arc::new(RuntimeConfigs::new(
+            deps.repo.clone(),
+            deps.k8s.clone(),
+            deps.dms.clone(),
+            board.clone(),
+            settings.max_concurrent_pushes,
+        ));
         Arc::new(Self {
             repo: deps.repo,
             k8s: deps.k8s,
@@ -175,6 +187,7 @@ impl ManagerServices {
             settings,
             pusher,
             board,
+            runtime,
         })
     }
 
@@ -188,6 +201,7 @@ impl ManagerServices {
             self.dms.clone(),
             self.pusher.clone(),
             self.board.clone(),
+            self.runtime.clone(),
             settings,
         ))
     }

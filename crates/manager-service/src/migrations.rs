@@ -7,7 +7,7 @@ use gthulhu_domain::manager::{ObjectId, Permission, RepoError, Repository, Role,
 use serde::Deserialize;
 
 /// (file name, contents), in version order.
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 7] = [
     (
         "0001_create_collections.json",
         include_str!("../../../migrations/0001_create_collections.json"),
@@ -27,6 +27,14 @@ const FILES: [(&str, &str); 5] = [
     (
         "0005_auth_sessions.json",
         include_str!("../../../migrations/0005_auth_sessions.json"),
+    ),
+    (
+        "0006_scheduler_config_permissions.json",
+        include_str!("../../../migrations/0006_scheduler_config_permissions.json"),
+    ),
+    (
+        "0007_node_runtime_configs.json",
+        include_str!("../../../migrations/0007_node_runtime_configs.json"),
     ),
 ];
 
@@ -215,7 +223,9 @@ pub(crate) mod tests {
                 (2, "seed_permissions"),
                 (3, "seed_admin_role"),
                 (4, "audit_log_read"),
-                (5, "auth_sessions")
+                (5, "auth_sessions"),
+                (6, "scheduler_config_permissions"),
+                (7, "node_runtime_configs")
             ]
         );
         for ((file, _), m) in FILES.iter().zip(&migrations) {
@@ -236,7 +246,7 @@ pub(crate) mod tests {
     async fn fresh_store_gets_permissions_and_admin_role_once() {
         let store = Arc::new(Mutex::new(Store::default()));
         let repo = store_repo(store.clone());
-        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
         {
             let s = store.lock().unwrap();
             let keys: Vec<&str> = s.permissions.iter().map(|p| p.key.as_str()).collect();
@@ -270,7 +280,7 @@ pub(crate) mod tests {
         let writes = store.lock().unwrap().writes;
         assert_eq!(run_migrations(&repo).await.unwrap(), Vec::<u32>::new());
         assert_eq!(store.lock().unwrap().writes, writes);
-        assert_eq!(store.lock().unwrap().applied.len(), 5);
+        assert_eq!(store.lock().unwrap().applied.len(), 7);
     }
 
     #[tokio::test]
@@ -286,13 +296,16 @@ pub(crate) mod tests {
             store.lock().unwrap().applied.push((m.version, m.name.clone()));
         }
         store.lock().unwrap().roles[0].policies.remove(0);
-        assert_eq!(run_migrations(&repo).await.unwrap(), vec![4, 5]);
+        assert_eq!(run_migrations(&repo).await.unwrap(), vec![4, 5, 6, 7]);
         let s = store.lock().unwrap();
         let keys: Vec<&str> = s.roles[0].policies.iter().map(|p| p.permission_key.as_str()).collect();
-        assert_eq!(keys.len(), 16);
-        assert_eq!(keys.last(), Some(&"audit_log.read"));
+        assert_eq!(keys.len(), 18);
+        assert_eq!(
+            keys[15..],
+            ["audit_log.read", "scheduler_config.read", "scheduler_config.update"]
+        );
         assert!(!keys.contains(&"user.create"), "operator edits are kept");
-        assert_eq!(s.permissions.len(), 17);
+        assert_eq!(s.permissions.len(), 19);
     }
 
     #[tokio::test]
@@ -301,11 +314,11 @@ pub(crate) mod tests {
         let repo = store_repo(store.clone());
         run_migrations(&repo).await.unwrap();
         store.lock().unwrap().applied.clear();
-        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(run_migrations(&repo).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
         let s = store.lock().unwrap();
         assert_eq!(s.roles.len(), 1);
-        assert_eq!(s.roles[0].policies.len(), 17);
-        assert_eq!(s.permissions.len(), 17);
+        assert_eq!(s.roles[0].policies.len(), 19);
+        assert_eq!(s.permissions.len(), 19);
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use gthulhu_domain::manager::{NodeApplyStatus, PushResult, now_ms};
+use gthulhu_domain::manager::{NodeApplyStatus, PushResult, RuntimeDrift, now_ms};
 
 #[derive(Debug, Default)]
 pub struct NodeStatusBoard {
@@ -36,6 +36,16 @@ impl NodeStatusBoard {
             s.observed_root = Some(observed_root);
             s.intents = Some(intents);
         });
+    }
+
+    /// A runtime-config check of the node (sessions-and-runtime.md 15.4).
+    pub fn record_runtime(&self, node: &str, drift: RuntimeDrift) {
+        self.update(node, |s| s.runtime = Some(drift));
+    }
+
+    /// The node's desired runtime config was deleted.
+    pub fn clear_runtime(&self, node: &str) {
+        self.update(node, |s| s.runtime = None);
     }
 
     /// The node's status; all `None` for a node never pushed or checked.

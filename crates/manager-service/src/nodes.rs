@@ -9,7 +9,7 @@ use crate::ManagerServices;
 use crate::delivery::callable;
 use crate::scope::Scope;
 
-fn kubernetes_unavailable(error: K8sError) -> ServiceError {
+pub(crate) fn kubernetes_unavailable(error: K8sError) -> ServiceError {
     tracing::warn!(%error, "reading the cluster failed");
     ServiceError::Unavailable("kubernetes API unavailable".into())
 }

@@ -158,6 +158,21 @@ mod tests {
         async fn pods_pids(&self, _: &DecisionMakerEndpoint) -> Result<serde_json::Value, DmClientError> {
             unreachable!("the queue only pushes")
         }
+
+        async fn apply_runtime_config(
+            &self,
+            _: &DecisionMakerEndpoint,
+            _: &gthulhu_domain::runtime_config::RuntimeSchedulerConfig,
+        ) -> Result<(), DmClientError> {
+            unreachable!("the queue only pushes")
+        }
+
+        async fn runtime_config(
+            &self,
+            _: &DecisionMakerEndpoint,
+        ) -> Result<gthulhu_domain::runtime_config::RuntimeStatus, DmClientError> {
+            unreachable!("the queue only pushes")
+        }
     }
 
     /// A queue over one Online DM per node of `nodes`.

@@ -132,6 +132,7 @@ pub fn dm(node: &str, pod: &str, state: DmState) -> DecisionMakerEndpoint {
     DecisionMakerEndpoint {
         node_name: node.into(),
         pod_name: pod.into(),
+        pod_uid: format!("uid-{pod}"),
         host: "10.0.0.1".into(),
         port: 8080,
         state,
@@ -163,6 +164,8 @@ pub type SharedWorld = Arc<Mutex<World>>;
 /// A repository mock that keeps strategies and intents in `world`.
 pub fn world_repo(world: &SharedWorld) -> MockRepository {
     let mut repo = MockRepository::new();
+    // No node has a desired runtime config (runtime_configs has its own tests).
+    repo.expect_list_runtime_configs().returning(|| Ok(vec![]));
     let w = world.clone();
     repo.expect_insert_strategy().returning(move |s, intents| {
         let mut w = w.lock().unwrap();

@@ -196,7 +196,7 @@ pub(crate) fn is_dns1123_label(s: &str) -> bool {
 }
 
 /// A DNS-1123 subdomain: at most 253 characters, dot-separated labels.
-fn is_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 

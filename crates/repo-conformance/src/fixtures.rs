@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use gthulhu_domain::Selector;
 use gthulhu_domain::manager::{
-    AuditEntry, IntentState, ObjectId, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy, Session,
-    StrategySpec, User, UserStatus,
+    AuditEntry, IntentState, NodeRuntimeConfig, ObjectId, Permission, Role, RolePolicy, ScheduleIntent,
+    ScheduleStrategy, Session, StrategySpec, User, UserStatus,
 };
+use gthulhu_domain::runtime_config::RuntimeSchedulerConfig;
 
 pub const T0: i64 = 1_700_000_000_000;
 
@@ -134,5 +135,32 @@ pub fn session(user_id: &ObjectId, at: i64) -> Session {
         revoked_time: None,
         ip: "10.0.0.7".into(),
         user_agent: "conformance/1.0".into(),
+    }
+}
+
+/// A desired configuration of `node` at version `version`, never applied:
+/// some flags `false` and one slice 0, so a store that drops them shows.
+pub fn runtime_config(node: &str, version: &str) -> NodeRuntimeConfig {
+    NodeRuntimeConfig {
+        id: ObjectId::new(),
+        node_id: node.into(),
+        config: RuntimeSchedulerConfig {
+            config_version: version.into(),
+            mode: "scx".into(),
+            scheduler_name: "scx_lavd".into(),
+            slice_ns_default: 20_000_000,
+            slice_ns_min: 0,
+            kernel_mode: false,
+            max_time_watchdog: true,
+            early_processing: false,
+            builtin_idle: false,
+            scheduler_enabled: true,
+            monitoring_enabled: true,
+        },
+        updated_by: ObjectId::new(),
+        updated_at: T0,
+        last_apply_result: None,
+        reapply_count: 0,
+        reapply_pod: None,
     }
 }

@@ -137,6 +137,13 @@ macro_rules! repository_conformance_tests {
             sessions_delete_expired_revoked_or_not,
             concurrent_rotations_of_one_jti_one_wins,
             users_token_version_bumps_atomically_and_survives_updates,
+            runtime_configs_upsert_and_get_round_trip,
+            runtime_configs_upsert_replaces_and_keeps_the_id,
+            runtime_configs_unknown_nodes_are_not_found,
+            runtime_configs_list_sorted_by_node_name,
+            runtime_configs_record_apply_sets_only_its_fields,
+            runtime_configs_delete_counts_and_skips_unknown,
+            concurrent_runtime_config_upserts_of_one_node_leave_one_record,
         );
     };
 }

@@ -5,6 +5,7 @@
 
 mod intents;
 mod named;
+mod runtime_configs;
 mod sessions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -13,13 +14,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository,
-    RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, NodeRuntimeConfig, ObjectId, Permission, RepoError, RepoResult,
+    Repository, RevokeReason, Role, RuntimeApplyResult, ScheduleIntent, ScheduleStrategy, Session, SessionRotation,
+    User,
 };
 use gthulhu_store_model::rename_role;
 
 use crate::intents::Intents;
 use crate::named::Named;
+use crate::runtime_configs::RuntimeConfigs;
 use crate::sessions::Sessions;
 
 /// An empty store on `new()`; share it as `Arc<MemoryRepository>` or
@@ -43,6 +46,7 @@ struct State {
     audit_times: HashMap<ObjectId, i64>,
     migrations: BTreeMap<u32, String>,
     sessions: Sessions,
+    runtime_configs: RuntimeConfigs,
 }
 
 impl MemoryRepository {
@@ -370,5 +374,34 @@ impl Repository for MemoryRepository {
             .entry(version)
             .or_insert_with(|| name.to_owned());
         Ok(())
+    }
+
+    async fn upsert_runtime_config(&self, record: &NodeRuntimeConfig) -> RepoResult<()> {
+        self.state().runtime_configs.upsert(record);
+        Ok(())
+    }
+
+    async fn get_runtime_config(&self, node_id: &str) -> RepoResult<NodeRuntimeConfig> {
+        self.state().runtime_configs.get(node_id)
+    }
+
+    async fn list_runtime_configs(&self) -> RepoResult<Vec<NodeRuntimeConfig>> {
+        Ok(self.state().runtime_configs.list())
+    }
+
+    async fn delete_runtime_configs(&self, node_ids: &[String]) -> RepoResult<u64> {
+        Ok(self.state().runtime_configs.delete(node_ids))
+    }
+
+    async fn record_runtime_apply(
+        &self,
+        node_id: &str,
+        result: &RuntimeApplyResult,
+        reapply_count: i32,
+        reapply_pod: Option<String>,
+    ) -> RepoResult<()> {
+        self.state()
+            .runtime_configs
+            .record_apply(node_id, result, reapply_count, reapply_pod)
     }
 }

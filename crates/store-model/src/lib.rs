@@ -9,10 +9,12 @@
 
 mod audit;
 mod identity;
+mod runtime;
 mod schedule;
 mod session;
 
 pub use audit::AuditDoc;
 pub use identity::{PermissionDoc, RoleDoc, UserDoc, rename_role};
+pub use runtime::RuntimeConfigDoc;
 pub use schedule::{IntentDoc, LabelDoc, StrategyDoc};
 pub use session::SessionDoc;

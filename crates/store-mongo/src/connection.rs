@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bson::{Document, doc};
 use gthulhu_domain::manager::{RepoError, RepoResult, Repository};
-use gthulhu_store_model::{AuditDoc, IntentDoc, RoleDoc, SessionDoc, StrategyDoc, UserDoc};
+use gthulhu_store_model::{AuditDoc, IntentDoc, RoleDoc, RuntimeConfigDoc, SessionDoc, StrategyDoc, UserDoc};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, Tls, TlsOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -28,6 +28,7 @@ pub struct MongoRepository {
     pub(crate) intents: Collection<IntentDoc>,
     pub(crate) audit: Collection<AuditDoc>,
     pub(crate) sessions: Collection<SessionDoc>,
+    pub(crate) runtime_configs: Collection<RuntimeConfigDoc>,
     pub(crate) migrations: Collection<Document>,
     /// Multi-document transactions work (replica set or mongos); otherwise
     /// multi-collection writes use ordered writes with compensation.
@@ -83,6 +84,7 @@ impl MongoRepository {
             intents: db.collection("schedule_intents"),
             audit: db.collection("audit_logs"),
             sessions: db.collection("auth_sessions"),
+            runtime_configs: db.collection("node_runtime_configs"),
             migrations: db.collection("schema_migrations"),
             client,
             db,
@@ -145,6 +147,14 @@ impl MongoRepository {
             .map_err(other)?;
         self.sessions
             .create_index(index(doc! {"userID": 1}, "idx_sessions_user", false))
+            .await
+            .map_err(other)?;
+        self.runtime_configs
+            .create_index(index(
+                doc! {"nodeId": 1},
+                "idx_node_runtime_configs_node_id_unique",
+                true,
+            ))
             .await
             .map_err(other)?;
         // `schema_migrations` needs no index, only to exist (`_id` is the version).

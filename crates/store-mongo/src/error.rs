@@ -20,11 +20,12 @@ const TRANSIENT_CODES: [i32; 9] = [
 ];
 
 /// Unique index name → the field `Conflict` names.
-const UNIQUE_FIELDS: [(&str, &str); 5] = [
+const UNIQUE_FIELDS: [(&str, &str); 6] = [
     ("idx_users_username_unique", "username"),
     ("idx_roles_name_unique", "name"),
     ("idx_permissions_key_unique", "key"),
     ("idx_intents_strategy_pod_unique", "strategyId+podId"),
+    ("idx_node_runtime_configs_node_id_unique", "nodeId"),
     ("_id_", "id"),
 ];
 

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoError, RepoResult, Repository,
-    RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User, now_ms,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, NodeRuntimeConfig, ObjectId, Permission, RepoError, RepoResult,
+    Repository, RevokeReason, Role, RuntimeApplyResult, ScheduleIntent, ScheduleStrategy, Session, SessionRotation,
+    User, now_ms,
 };
 use gthulhu_store_model::{AuditDoc, IntentDoc, PermissionDoc, RoleDoc, StrategyDoc, UserDoc, rename_role};
 
@@ -136,6 +137,33 @@ impl Repository for MongoRepository {
 
     async fn delete_expired_sessions(&self, now: i64) -> RepoResult<u64> {
         self.delete_expired_session_docs(now).await
+    }
+
+    async fn upsert_runtime_config(&self, record: &NodeRuntimeConfig) -> RepoResult<()> {
+        self.upsert_runtime_config_doc(record).await
+    }
+
+    async fn get_runtime_config(&self, node_id: &str) -> RepoResult<NodeRuntimeConfig> {
+        self.get_runtime_config_doc(node_id).await
+    }
+
+    async fn list_runtime_configs(&self) -> RepoResult<Vec<NodeRuntimeConfig>> {
+        self.list_runtime_config_docs().await
+    }
+
+    async fn delete_runtime_configs(&self, node_ids: &[String]) -> RepoResult<u64> {
+        self.delete_runtime_config_docs(node_ids).await
+    }
+
+    async fn record_runtime_apply(
+        &self,
+        node_id: &str,
+        result: &RuntimeApplyResult,
+        reapply_count: i32,
+        reapply_pod: Option<String>,
+    ) -> RepoResult<()> {
+        self.record_runtime_apply_doc(node_id, result, reapply_count, reapply_pod)
+            .await
     }
 
     async fn create_role(&self, role: &Role) -> RepoResult<()> {

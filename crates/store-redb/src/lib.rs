@@ -7,6 +7,7 @@ mod database;
 mod durability;
 mod error;
 mod repository;
+mod runtime_configs;
 mod sessions;
 mod strategy_cache;
 mod tables;

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoResult, Repository, RevokeReason,
-    Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User, now_ms,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, NodeRuntimeConfig, ObjectId, Permission, RepoResult,
+    Repository, RevokeReason, Role, RuntimeApplyResult, ScheduleIntent, ScheduleStrategy, Session, SessionRotation,
+    User, now_ms,
 };
 use gthulhu_store_model::{AuditDoc, IntentDoc, PermissionDoc, RoleDoc, StrategyDoc, UserDoc, rename_role};
 use redb::{ReadableTable, TableHandle};
@@ -555,5 +556,32 @@ impl Repository for RedbRepository {
             Ok(())
         })
         .await
+    }
+
+    async fn upsert_runtime_config(&self, record: &NodeRuntimeConfig) -> RepoResult<()> {
+        self.upsert_runtime_config_tx(record).await
+    }
+
+    async fn get_runtime_config(&self, node_id: &str) -> RepoResult<NodeRuntimeConfig> {
+        self.get_runtime_config_tx(node_id).await
+    }
+
+    async fn list_runtime_configs(&self) -> RepoResult<Vec<NodeRuntimeConfig>> {
+        self.list_runtime_configs_tx().await
+    }
+
+    async fn delete_runtime_configs(&self, node_ids: &[String]) -> RepoResult<u64> {
+        self.delete_runtime_configs_tx(node_ids).await
+    }
+
+    async fn record_runtime_apply(
+        &self,
+        node_id: &str,
+        result: &RuntimeApplyResult,
+        reapply_count: i32,
+        reapply_pod: Option<String>,
+    ) -> RepoResult<()> {
+        self.record_runtime_apply_tx(node_id, result, reapply_count, reapply_pod)
+            .await
     }
 }

@@ -1,8 +1,8 @@
 //! Table definitions (manager.md 14.3), key encodings and the table-level
 //! helpers the repository's transactions are built from.
 //!
-//! Every key starts or ends with a 12-byte id, so a range over a table or
-//! an index prefix comes back in id (creation) order.
+//! Every key but a node name starts or ends with a 12-byte id, so a range
+//! over a table or an index prefix comes back in id (creation) order.
 
 use gthulhu_domain::manager::{ObjectId, RepoError, ScheduleIntent};
 use gthulhu_store_model::IntentDoc;
@@ -42,6 +42,9 @@ pub const AUDIT_BY_TIME: Bytes = TableDefinition::new("audit_by_time");
 pub const AUTH_SESSIONS: Bytes = TableDefinition::new("auth_sessions");
 /// user id + session id → ().
 pub const SESSIONS_BY_USER: Bytes = TableDefinition::new("sessions_by_user");
+/// node name → desired runtime configuration (sessions-and-runtime.md
+/// 15.1): keyed by name, so a listing comes back sorted by it.
+pub const NODE_RUNTIME_CONFIGS: Bytes = TableDefinition::new("node_runtime_configs");
 pub const MIGRATIONS: TableDefinition<'static, u32, &'static [u8]> = TableDefinition::new("schema_migrations");
 
 /// A value of `MIGRATIONS`, keyed by its version.
@@ -54,7 +57,7 @@ pub struct MigrationDoc {
     pub applied_at: i64,
 }
 
-pub const BYTE_TABLES: [Bytes; 18] = [
+pub const BYTE_TABLES: [Bytes; 19] = [
     USERS,
     USERS_BY_USERNAME,
     ROLES,
@@ -73,6 +76,7 @@ pub const BYTE_TABLES: [Bytes; 18] = [
     AUDIT_BY_TIME,
     AUTH_SESSIONS,
     SESSIONS_BY_USER,
+    NODE_RUNTIME_CONFIGS,
 ];
 
 /// The value of index entries whose key says it all.

@@ -183,6 +183,11 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     step(5, "log in to the Manager and create the sample strategy");
     let user_token = services::login(&http, &manager.base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     println!("POST {}/api/v1/auth/login as {ADMIN_EMAIL}: got a token", manager.base);
+    services::login_and_refresh(&http, &manager.base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+    println!(
+        "POST {}/api/v1/auth/refresh with the login's refreshToken: got a new access token and a rotated refresh token",
+        manager.base
+    );
     let strategy = sample_strategy();
     println!("POST {}/api/v1/strategies {strategy}", manager.base);
     let (status, reply) = call(
@@ -489,9 +494,13 @@ fn print_summary(
     );
     println!(
         "\nTry it (jq optional):\n  \
-         TOKEN=$(curl -s {m}/api/v1/auth/login -H 'Content-Type: application/json' \
-         -d '{{\"username\":\"{ADMIN_EMAIL}\",\"password\":\"{ADMIN_PASSWORD}\"}}' | jq -r .data.token)\n  \
+         curl -s {m}/api/v1/auth/login -H 'Content-Type: application/json' \
+         -d '{{\"username\":\"{ADMIN_EMAIL}\",\"password\":\"{ADMIN_PASSWORD}\"}}' > login.json\n  \
+         TOKEN=$(jq -r .data.accessToken login.json); REFRESH=$(jq -r .data.refreshToken login.json)\n  \
          curl -s {m}/api/v1/intents/self -H \"Authorization: Bearer $TOKEN\" | jq\n  \
+         # a new access token when it expires (15 min); the refresh token rotates, reusing one revokes the session\n  \
+         curl -s {m}/api/v1/auth/refresh -H 'Content-Type: application/json' -d \"{{\\\"refreshToken\\\":\\\"$REFRESH\\\"}}\" | jq\n  \
+         curl -s {m}/api/v1/scheduler/runtime-config/status -H \"Authorization: Bearer $TOKEN\" | jq\n  \
          DM_TOKEN=$(curl -s {d}/api/v1/auth/token -H 'Content-Type: application/json' \
          -d \"$(jq -n --rawfile k {pubkey} '{{public_key: $k}}')\" | jq -r .data.token)\n  \
          curl -s {d}/api/v1/scheduling/strategies -H \"Authorization: Bearer $DM_TOKEN\" | jq",

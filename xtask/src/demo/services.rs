@@ -204,6 +204,42 @@ pub async fn login(http: &reqwest::Client, manager: &str, user: &str, password: 
     }
 }
 
+/// Logs in and trades the refresh token for a new pair, as the web UI does
+/// when its access token expires; returns the rotated refresh token.
+pub async fn login_and_refresh(
+    http: &reqwest::Client,
+    manager: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let login = json!({"username": user, "password": password});
+    let (status, reply) = call(
+        http,
+        reqwest::Method::POST,
+        &format!("{manager}/api/v1/auth/login"),
+        None,
+        Some(&login),
+    )
+    .await?;
+    let refresh = match reply["data"]["refreshToken"].as_str() {
+        Some(token) if status == 200 => token.to_string(),
+        _ => bail!("login for a refresh token failed: HTTP {status}: {reply}"),
+    };
+    let body = json!({"refreshToken": refresh});
+    let (status, reply) = call(
+        http,
+        reqwest::Method::POST,
+        &format!("{manager}/api/v1/auth/refresh"),
+        None,
+        Some(&body),
+    )
+    .await?;
+    match reply["data"]["refreshToken"].as_str() {
+        Some(rotated) if status == 200 && rotated != refresh => Ok(rotated.to_string()),
+        _ => bail!("refreshing the session failed: HTTP {status}: {reply}"),
+    }
+}
+
 /// A DM token for the holder of the DM key's public half, as the scheduler gets one.
 pub async fn dm_token(http: &reqwest::Client, dm: &str, public_key_pem: &str) -> anyhow::Result<String> {
     let (status, reply) = call(

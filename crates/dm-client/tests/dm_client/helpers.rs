@@ -25,6 +25,7 @@ pub fn endpoint(host: &str, port: u16) -> DecisionMakerEndpoint {
     DecisionMakerEndpoint {
         node_name: "test-node".into(),
         pod_name: "decisionmaker-0".into(),
+        pod_uid: String::new(),
         host: host.into(),
         port,
         state: DmState::Online,

@@ -87,8 +87,9 @@ pub struct Permission {
 
 /// The fixed permission set (key, resource, action, description), in the
 /// order `GET /api/v1/permissions` lists them: upstream's 16 plus
-/// `audit_log.read`.
-pub const PERMISSIONS: [(&str, &str, &str, &str); 17] = [
+/// `audit_log.read` and the two `scheduler_config` keys
+/// (sessions-and-runtime.md 14.1).
+pub const PERMISSIONS: [(&str, &str, &str, &str); 19] = [
     ("user.create", "user", "create", "Create a new user"),
     ("user.password.reset", "user", "update", "Reset user password"),
     (
@@ -146,4 +147,16 @@ pub const PERMISSIONS: [(&str, &str, &str, &str); 17] = [
         "Update schedule strategies",
     ),
     ("audit_log.read", "audit_log", "read", "Read the audit log"),
+    (
+        "scheduler_config.read",
+        "scheduler_config",
+        "read",
+        "Read scheduler runtime configuration",
+    ),
+    (
+        "scheduler_config.update",
+        "scheduler_config",
+        "update",
+        "Apply scheduler runtime configuration",
+    ),
 ];

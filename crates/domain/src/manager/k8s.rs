@@ -61,6 +61,8 @@ pub enum DmState {
 pub struct DecisionMakerEndpoint {
     pub node_name: String,
     pub pod_name: String,
+    /// Tells a recreated DM pod (whose daemon restarted) from the old one.
+    pub pod_uid: String,
     pub host: String,
     pub port: u16,
     pub state: DmState,

@@ -8,6 +8,7 @@ mod id;
 mod identity;
 mod k8s;
 mod ports;
+mod runtime;
 mod services;
 mod session;
 mod strategy;
@@ -18,6 +19,11 @@ pub use id::ObjectId;
 pub use identity::{PERMISSIONS, Permission, Role, RolePolicy, User, UserStatus};
 pub use k8s::{ClusterStatus, DecisionMakerEndpoint, DmState, NodeInfo, NodeStatus, PodEvent, PodInfo};
 pub use ports::*;
+#[cfg(any(test, feature = "mocks"))]
+pub use runtime::MockSchedulerConfigService;
+pub use runtime::{
+    MAX_REAPPLIES, NodeRuntimeConfig, RuntimeApplyResult, RuntimeDrift, RuntimeNodeResult, SchedulerConfigService,
+};
 pub use services::*;
 pub use session::{RevokeReason, Session, SessionRotation};
 pub use strategy::{IntentChanges, IntentState, ScheduleIntent, ScheduleStrategy, StrategySpec};

@@ -5,9 +5,10 @@ use async_trait::async_trait;
 
 use super::{
     AuditEntry, AuditQuery, ClusterStatus, DecisionMakerEndpoint, IntentChanges, IntentState, K8sError, NodeInfo,
-    ObjectId, Permission, PodEvent, PodInfo, RepoError, RevokeReason, Role, ScheduleIntent, ScheduleStrategy, Session,
-    SessionRotation, User,
+    NodeRuntimeConfig, ObjectId, Permission, PodEvent, PodInfo, RepoError, RevokeReason, Role, RuntimeApplyResult,
+    ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User,
 };
+use crate::runtime_config::{RuntimeSchedulerConfig, RuntimeStatus};
 use crate::{DeleteIntents, Intent, Selector};
 
 pub type RepoResult<T> = Result<T, RepoError>;
@@ -111,6 +112,24 @@ pub trait Repository: Send + Sync {
 
     async fn applied_migrations(&self) -> RepoResult<Vec<u32>>;
     async fn record_migration(&self, version: u32, name: &str) -> RepoResult<()>;
+
+    /// Inserts, or replaces the record of `record.node_id` (keeping its id).
+    async fn upsert_runtime_config(&self, record: &NodeRuntimeConfig) -> RepoResult<()>;
+    /// `NotFound` when the node has no desired configuration.
+    async fn get_runtime_config(&self, node_id: &str) -> RepoResult<NodeRuntimeConfig>;
+    /// Sorted by node name.
+    async fn list_runtime_configs(&self) -> RepoResult<Vec<NodeRuntimeConfig>>;
+    /// Unknown nodes are skipped; returns how many records were deleted.
+    async fn delete_runtime_configs(&self, node_ids: &[String]) -> RepoResult<u64>;
+    /// Sets `lastApplyResult`, `reapplyCount` and `reapplyPod` only;
+    /// `NotFound` when the record is gone.
+    async fn record_runtime_apply(
+        &self,
+        node_id: &str,
+        result: &RuntimeApplyResult,
+        reapply_count: i32,
+        reapply_pod: Option<String>,
+    ) -> RepoResult<()>;
 }
 
 /// The cluster as the Manager sees it (pod cache, DMs, nodes).
@@ -137,6 +156,9 @@ pub enum DmClientError {
     Unreachable(String),
     #[error("decision maker returned non-OK status {0}")]
     Status(u16),
+    /// A non-OK answer with a JSON `error` text, reported as that text.
+    #[error("{0}")]
+    Refused(String),
     #[error("decision maker returned empty merkle root")]
     EmptyRoot,
     #[error("decision maker token request failed: {0}")]
@@ -156,4 +178,13 @@ pub trait DecisionMakerAdapter: Send + Sync {
     async fn merkle_root(&self, dm: &DecisionMakerEndpoint) -> Result<String, DmClientError>;
     /// The DM's `data` object of `GET /api/v1/pods/pids`, as received.
     async fn pods_pids(&self, dm: &DecisionMakerEndpoint) -> Result<serde_json::Value, DmClientError>;
+    /// DM `POST /api/v1/runtime-config` with every key of the config.
+    async fn apply_runtime_config(
+        &self,
+        dm: &DecisionMakerEndpoint,
+        config: &RuntimeSchedulerConfig,
+    ) -> Result<(), DmClientError>;
+    /// DM `GET /api/v1/runtime-config`, normalised; missing booleans are
+    /// `false` (upstream DMs omit them).
+    async fn runtime_config(&self, dm: &DecisionMakerEndpoint) -> Result<RuntimeStatus, DmClientError>;
 }

@@ -213,6 +213,9 @@ pub struct NodeApplyStatus {
     pub observed_root: Option<String>,
     /// Stored intents of the node, at the last push or reconcile check.
     pub intents: Option<usize>,
+    /// The last runtime-config check; `None` without a desired config or
+    /// before the first check.
+    pub runtime: Option<super::RuntimeDrift>,
 }
 
 /// A cluster node with its apply status.

@@ -1,5 +1,6 @@
 //! The full pass: step 1 refreshes the intents of every strategy, step 2
-//! compares each Online DM's Merkle root with the expected one.
+//! compares each Online DM's Merkle root with the expected one, step 3
+//! checks the nodes' runtime configs.
 
 use super::changes::{Changes, refresh};
 use super::{PassError, PassOutcome, PassReport, Reconciler, SkipReason, finish};
@@ -29,6 +30,7 @@ impl Reconciler {
             Ok(()) => self.resync(&mut report).await,
             Err(e) => Err(e),
         };
+        self.runtime.reconcile().await;
         finish("reconcile pass", started, report, result)
     }
 

@@ -7,7 +7,8 @@
 //! * full passes, `initial_delay` after start and then every `interval`:
 //!   step 1 refreshes the intents of every strategy, step 2 compares each
 //!   Online DM's root with the expected one and pushes the nodes that
-//!   differ;
+//!   differ; step 3 checks every node's scheduler runtime config and
+//!   re-applies it on drift (sessions-and-runtime.md 15.4);
 //! * pod events from the cache, collected for `debounce`: only the intents
 //!   of the pods that changed are recomputed, and only their nodes pushed,
 //!   in the background (`PushQueue`), so a slow DM delays no other event.
@@ -26,6 +27,7 @@ mod tests;
 use crate::delivery::NodePusher;
 use crate::node_status::NodeStatusBoard;
 use crate::push_queue::PushQueue;
+use crate::runtime_configs::RuntimeConfigs;
 use changes::Changes;
 use gthulhu_domain::manager::{ClusterStatus, DecisionMakerAdapter, K8sAdapter, K8sError, RepoError, Repository};
 use std::collections::BTreeSet;
@@ -103,6 +105,8 @@ pub struct Reconciler {
     /// The event path's pushes.
     queue: Arc<PushQueue>,
     board: Arc<NodeStatusBoard>,
+    /// Step 3 of every full pass.
+    runtime: Arc<RuntimeConfigs>,
     settings: ReconcilerSettings,
     /// Held by a full pass or an event batch.
     work: tokio::sync::Mutex<()>,
@@ -115,6 +119,7 @@ impl Reconciler {
         dms: Arc<dyn DecisionMakerAdapter>,
         pusher: Arc<NodePusher>,
         board: Arc<NodeStatusBoard>,
+        runtime: Arc<RuntimeConfigs>,
         settings: ReconcilerSettings,
     ) -> Self {
         Self {
@@ -124,6 +129,7 @@ impl Reconciler {
             queue: PushQueue::new(pusher.clone()),
             pusher,
             board,
+            runtime,
             settings,
             work: tokio::sync::Mutex::new(()),
         }

@@ -4,12 +4,14 @@
 mod audit;
 mod concurrency;
 mod identity;
+mod runtime_configs;
 mod schedule;
 mod sessions;
 
 pub use audit::*;
 pub use concurrency::*;
 pub use identity::*;
+pub use runtime_configs::*;
 pub use schedule::*;
 pub use sessions::*;
 

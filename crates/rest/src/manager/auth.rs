@@ -53,6 +53,8 @@ route_keys! {
     IntentDelete => "schedule_intent.delete",
     AuditLogRead => "audit_log.read",
     PodPidRead => "pod_pid_mapping.read",
+    SchedulerConfigRead => "scheduler_config.read",
+    SchedulerConfigUpdate => "scheduler_config.update",
 }
 
 /// The `/users/self` routes: any valid token.

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use gthulhu_domain::Selector;
 use gthulhu_domain::manager::{
-    AuditEntry, NodeOverview, NodePodsPids, NodeStatus, Permission, PushResult, Role, RolePolicy, ScheduleIntent,
-    ScheduleStrategy, StrategySpec, User,
+    AuditEntry, Permission, Role, RolePolicy, ScheduleIntent, ScheduleStrategy, StrategySpec, User,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -597,92 +596,6 @@ impl Version {
             message: super::handlers::SERVICE.into(),
             version: version.into(),
             endpoints: endpoints.into(),
-        }
-    }
-}
-
-/// A node, with what the Manager knows about applying intents to it (the
-/// fields after `status` are additions to upstream's `{name,status}`).
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct NodeItem {
-    #[schema(example = "kind-worker")]
-    name: String,
-    /// From the node's `Ready` condition: `Ready`, `NotReady` or `Unknown`.
-    #[schema(example = "Ready")]
-    status: String,
-    /// When this Manager last pushed the node's intent set; `null` if never.
-    #[schema(example = "2026-03-10T08:00:00Z")]
-    last_push_time: Option<String>,
-    /// `delivered`, `noDecisionMaker` or `failed`; `null` if never pushed.
-    #[schema(example = "delivered")]
-    last_push_result: Option<String>,
-    /// Why the last push failed.
-    last_push_error: Option<String>,
-    /// Merkle root of the node's stored intents at the last push or check.
-    expected_root: Option<String>,
-    /// Merkle root a DM on the node reported at the last reconcile check.
-    observed_root: Option<String>,
-    /// The node's stored intents at the last push or check.
-    intents: Option<usize>,
-}
-
-impl From<NodeOverview> for NodeItem {
-    fn from(n: NodeOverview) -> Self {
-        let status = match n.node.status {
-            NodeStatus::Ready => "Ready",
-            NodeStatus::NotReady => "NotReady",
-            NodeStatus::Unknown => "Unknown",
-        };
-        let at = |ms: i64| rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64));
-        let (result, error) = match n.apply.last_push {
-            None => (None, None),
-            Some(PushResult::Delivered) => (Some("delivered"), None),
-            Some(PushResult::NoDecisionMaker) => (Some("noDecisionMaker"), None),
-            Some(PushResult::Failed(e)) => (Some("failed"), Some(e)),
-        };
-        Self {
-            name: n.node.name,
-            status: status.into(),
-            last_push_time: n.apply.last_push_ms.map(at),
-            last_push_result: result.map(String::from),
-            last_push_error: error,
-            expected_root: n.apply.expected_root,
-            observed_root: n.apply.observed_root,
-            intents: n.apply.intents,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct NodesData {
-    pub nodes: Vec<NodeItem>,
-}
-
-/// The node DM's pod → process map (snake_case keys, as the DM sends them).
-#[derive(Serialize, ToSchema)]
-pub(crate) struct NodePodsPidsData {
-    /// The DM's items as received: `pod_uid`, `processes[].pid/command/ppid/container_id`, …
-    #[schema(value_type = Vec<Object>)]
-    pods: Vec<Value>,
-    /// The DM's.
-    #[schema(example = "2026-03-10T08:00:00Z")]
-    timestamp: String,
-    /// The DM's.
-    #[schema(example = "kind-worker")]
-    node_name: String,
-    /// The DM's if set, else the requested node.
-    #[schema(example = "kind-worker")]
-    node_id: String,
-}
-
-impl From<NodePodsPids> for NodePodsPidsData {
-    fn from(p: NodePodsPids) -> Self {
-        Self {
-            pods: p.pods,
-            timestamp: p.timestamp,
-            node_name: p.node_name,
-            node_id: p.node_id,
         }
     }
 }

@@ -9,6 +9,7 @@ mod dto;
 mod errors;
 mod handlers;
 mod metrics;
+mod node_dto;
 mod openapi;
 mod server;
 mod session_dto;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use gthulhu_domain::manager::{
     AuditService, AuthService, K8sAdapter, NodeService, Repository, RoleService, ScheduleIntentService,
-    StrategyService, UserService,
+    SchedulerConfigService, StrategyService, UserService,
 };
 use prometheus_client::registry::Registry;
 
@@ -39,6 +40,7 @@ pub struct ManagerApi {
     pub strategies: Arc<dyn StrategyService>,
     pub intents: Arc<dyn ScheduleIntentService>,
     pub nodes: Arc<dyn NodeService>,
+    pub scheduler_config: Arc<dyn SchedulerConfigService>,
     pub audit: Arc<dyn AuditService>,
     pub repo: Arc<dyn Repository>,
     pub k8s: Arc<dyn K8sAdapter>,
@@ -60,7 +62,15 @@ pub struct ManagerSettings {
 
 /// One value implementing every service trait (the production services).
 pub trait ManagerServiceSet:
-    AuthService + UserService + RoleService + StrategyService + ScheduleIntentService + NodeService + AuditService + 'static
+    AuthService
+    + UserService
+    + RoleService
+    + StrategyService
+    + ScheduleIntentService
+    + NodeService
+    + SchedulerConfigService
+    + AuditService
+    + 'static
 {
 }
 
@@ -71,6 +81,7 @@ impl<T> ManagerServiceSet for T where
         + StrategyService
         + ScheduleIntentService
         + NodeService
+        + SchedulerConfigService
         + AuditService
         + 'static
 {
@@ -93,6 +104,7 @@ impl ManagerApi {
             strategies: services.clone(),
             intents: services.clone(),
             nodes: services.clone(),
+            scheduler_config: services.clone(),
             audit: services,
             repo,
             k8s,

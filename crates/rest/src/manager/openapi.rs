@@ -4,11 +4,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::handlers::{audit_logs, intents, login, nodes, roles, sessions, strategies, system, users};
+use super::handlers::{audit_logs, intents, login, nodes, roles, runtime_config, sessions, strategies, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Gthulhu Manager API", description = "Users, roles, scheduling strategies, intents and nodes (spec: manager.md)."),
+    info(title = "Gthulhu Manager API", description = "Users, roles, scheduling strategies, intents, nodes and the scheduler runtime configuration (spec: manager.md, sessions-and-runtime.md)."),
     paths(
         system::health, system::version, system::ready, system::prometheus, system::swagger_redirect,
         login::login, sessions::refresh, sessions::logout, sessions::logout_all, sessions::validate,
@@ -19,6 +19,7 @@ use super::handlers::{audit_logs, intents, login, nodes, roles, sessions, strate
         intents::list_own, intents::delete,
         nodes::list, nodes::pods_pids,
         audit_logs::query,
+        runtime_config::apply, runtime_config::status, runtime_config::delete,
     ),
     components(schemas(dto::ErrorBody, dto::Done, dto::Empty)),
     modifiers(&BearerAuth),
@@ -28,6 +29,7 @@ use super::handlers::{audit_logs, intents, login, nodes, roles, sessions, strate
         (name = "users"), (name = "roles", description = "Roles and permissions"),
         (name = "strategies"), (name = "intents"),
         (name = "nodes", description = "Cluster nodes and their Decision Makers' pod → process maps"), (name = "audit", description = "The audit log"),
+        (name = "scheduler", description = "The scheduler's runtime configuration on every node, through its Decision Makers"),
     )
 )]
 pub struct ApiDoc;

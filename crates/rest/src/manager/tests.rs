@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use gthulhu_domain::manager::{
     AuditEntry, Caller, ClusterStatus, MockAuditService, MockAuthService, MockK8sAdapter, MockNodeService,
-    MockRepository, MockRoleService, MockScheduleIntentService, MockStrategyService, MockUserService, NodeApplyStatus,
-    NodeInfo, NodeOverview, NodePodsPids, NodeStatus, ObjectId, PushResult, RepoError, RoleChange, ServiceError,
-    StrategyApplied, User, UserStatus,
+    MockRepository, MockRoleService, MockScheduleIntentService, MockSchedulerConfigService, MockStrategyService,
+    MockUserService, NodeApplyStatus, NodeInfo, NodeOverview, NodePodsPids, NodeStatus, ObjectId, PushResult,
+    RepoError, RoleChange, RuntimeDrift, ServiceError, StrategyApplied, User, UserStatus,
 };
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
@@ -43,6 +43,7 @@ struct Mocks {
     strategies: MockStrategyService,
     intents: MockScheduleIntentService,
     nodes: MockNodeService,
+    scheduler_config: MockSchedulerConfigService,
     repo: MockRepository,
     k8s: MockK8sAdapter,
 }
@@ -79,6 +80,7 @@ impl Mocks {
             strategies: Arc::new(self.strategies),
             intents: Arc::new(self.intents),
             nodes: Arc::new(self.nodes),
+            scheduler_config: Arc::new(self.scheduler_config),
             audit: Arc::new(audit_service),
             repo: Arc::new(self.repo),
             k8s: Arc::new(self.k8s),
@@ -453,6 +455,12 @@ async fn nodes_routes_serialise_status_and_pass_the_dm_answer_through() {
                     expected_root: Some("ab".into()),
                     observed_root: Some("cd".into()),
                     intents: Some(2),
+                    runtime: Some(RuntimeDrift {
+                        desired_version: "v1".into(),
+                        drift: true,
+                        checked_at_ms: 1_773_129_630_000,
+                        error: Some("re-apply stopped after 3 attempts".into()),
+                    }),
                 },
             },
             NodeOverview {
@@ -484,9 +492,12 @@ async fn nodes_routes_serialise_status_and_pass_the_dm_answer_through() {
         json!([
             {"name": "kind-control-plane", "status": "Ready", "lastPushTime": "2026-03-10T08:00:00Z",
              "lastPushResult": "failed", "lastPushError": "decision maker dm-0 rejected the push",
-             "expectedRoot": "ab", "observedRoot": "cd", "intents": 2},
+             "expectedRoot": "ab", "observedRoot": "cd", "intents": 2,
+             "runtimeConfig": {"desiredVersion": "v1", "drift": true, "checkedAt": "2026-03-10T08:00:30Z",
+                               "error": "re-apply stopped after 3 attempts"}},
             {"name": "kind-worker", "status": "NotReady", "lastPushTime": null, "lastPushResult": null,
-             "lastPushError": null, "expectedRoot": null, "observedRoot": null, "intents": null},
+             "lastPushError": null, "expectedRoot": null, "observedRoot": null, "intents": null,
+             "runtimeConfig": null},
         ])
     );
     let (s, body) = app

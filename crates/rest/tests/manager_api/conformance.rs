@@ -80,7 +80,7 @@ async fn c3_roles() {
     let (_, roles) = app.get("/api/v1/roles", &admin).await;
     let listed = roles["data"]["roles"].as_array().unwrap();
     assert_eq!(listed[0]["name"], "admin");
-    assert_eq!(listed[0]["rolePolicy"].as_array().unwrap().len(), 17);
+    assert_eq!(listed[0]["rolePolicy"].as_array().unwrap().len(), 19);
     let role_id = listed[1]["id"].as_str().unwrap().to_string();
     assert_eq!(
         listed[1],
@@ -140,7 +140,7 @@ async fn c3_roles() {
         b["data"]["permissions"][0],
         json!({"key": "user.create", "description": "Create a new user"})
     );
-    assert_eq!(b["data"]["permissions"].as_array().unwrap().len(), 17);
+    assert_eq!(b["data"]["permissions"].as_array().unwrap().len(), 19);
 }
 
 #[tokio::test]

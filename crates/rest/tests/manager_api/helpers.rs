@@ -38,6 +38,8 @@ pub struct Options {
     pub wrap_repo: Option<WrapRepo>,
     /// Another store instead of the redb file (e.g. MongoDB).
     pub repo: Option<Arc<dyn Repository>>,
+    /// The cluster; none by default.
+    pub k8s: Option<Arc<dyn K8sAdapter>>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             sessions: SessionCookieSettings::default(),
             wrap_repo: None,
             repo: None,
+            k8s: None,
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Holds the redb file (`manager.redb`) for the app's lifetime.
     pub dir: tempfile::TempDir,
+    /// The app's services, e.g. for a reconciler over them.
+    pub services: Arc<ManagerServices>,
 }
 
 /// The real app on a random loopback port: real services over the embedded
@@ -75,7 +80,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
     }
     run_migrations(repo.as_ref()).await.unwrap();
     bootstrap_admin(repo.as_ref(), ADMIN, ADMIN_PASSWORD, 4).await.unwrap();
-    let k8s: Arc<dyn K8sAdapter> = Arc::new(NoCluster);
+    let k8s: Arc<dyn K8sAdapter> = options.k8s.clone().unwrap_or_else(|| Arc::new(NoCluster));
     let jwt = JwtKeys::from_pem(PRIVATE_KEY).unwrap();
     let dms = HttpDecisionMakerClient::new(ClientSettings {
         public_key_pem: jwt.public_key_pem(),
@@ -98,7 +103,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
     let mut registry = Registry::default();
     let metrics = ManagerMetrics::register(&mut registry);
     let api = ManagerApi::new(
-        services,
+        services.clone(),
         repo,
         k8s,
         Arc::new(registry),
@@ -117,6 +122,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
         base,
         client: reqwest::Client::new(),
         dir,
+        services,
     }
 }
 

@@ -9,6 +9,7 @@ mod http;
 mod nodes;
 mod rbac;
 mod reconcile;
+mod runtime_config;
 mod session_helpers;
 mod sessions;
 mod sessions_more;

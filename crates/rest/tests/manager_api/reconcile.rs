@@ -25,9 +25,10 @@ use tokio::sync::{broadcast, watch};
 
 use crate::helpers::PRIVATE_KEY;
 
-/// A Decision Maker with no processes, signing tokens with the test key;
-/// its port, and the sender that keeps its resolver running.
-async fn spawn_dm() -> (u16, watch::Sender<bool>) {
+/// A Decision Maker with no processes, signing tokens with the test key,
+/// whose scheduler daemon is at `daemon`; its port, and the sender that
+/// keeps its resolver running.
+pub(crate) async fn spawn_dm(daemon: &str) -> (u16, watch::Sender<bool>) {
     let mut index = MockProcessIndex::new();
     let empty = Arc::new(ProcessSnapshot::empty(ScanMode::Cgroups));
     index.expect_snapshot().returning(move || Some(empty.clone()));
@@ -50,8 +51,7 @@ async fn spawn_dm() -> (u16, watch::Sender<bool>) {
         intents: dm.clone(),
         scheduling: dm,
         metrics,
-        // No daemon: these tests never touch the runtime config.
-        runtime: Arc::new(DaemonClient::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap()),
+        runtime: Arc::new(DaemonClient::new(daemon, Duration::from_secs(2)).unwrap()),
         registry: Arc::new(registry),
         http_metrics,
         settings: DmSettings {
@@ -77,10 +77,12 @@ fn completed(outcome: PassOutcome) -> PassReport {
 
 #[tokio::test]
 async fn reconciler_converges_a_real_decision_maker() {
-    let (port, _dm) = spawn_dm().await;
+    // No daemon: this test never touches the runtime config.
+    let (port, _dm) = spawn_dm("http://127.0.0.1:9").await;
     let endpoint = DecisionMakerEndpoint {
         node_name: "n1".into(),
         pod_name: "decisionmaker-x".into(),
+        pod_uid: String::new(),
         host: "127.0.0.1".into(),
         port,
         state: DmState::Online,

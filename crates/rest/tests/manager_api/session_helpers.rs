@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gthulhu_domain::manager::{
-    AuditEntry, AuditQuery, IntentChanges, IntentState, ObjectId, Permission, RepoResult, Repository, RevokeReason,
-    Role, ScheduleIntent, ScheduleStrategy, Session, SessionRotation, User,
+    AuditEntry, AuditQuery, IntentChanges, IntentState, NodeRuntimeConfig, ObjectId, Permission, RepoResult,
+    Repository, RevokeReason, Role, RuntimeApplyResult, ScheduleIntent, ScheduleStrategy, Session, SessionRotation,
+    User,
 };
 use serde_json::{Value, json};
 
@@ -228,4 +229,9 @@ forward! {
     fn query_audit(&self, query: &AuditQuery) -> RepoResult<Vec<AuditEntry>>;
     fn applied_migrations(&self) -> RepoResult<Vec<u32>>;
     fn record_migration(&self, version: u32, name: &str) -> RepoResult<()>;
+    fn upsert_runtime_config(&self, record: &NodeRuntimeConfig) -> RepoResult<()>;
+    fn get_runtime_config(&self, node_id: &str) -> RepoResult<NodeRuntimeConfig>;
+    fn list_runtime_configs(&self) -> RepoResult<Vec<NodeRuntimeConfig>>;
+    fn delete_runtime_configs(&self, node_ids: &[String]) -> RepoResult<u64>;
+    fn record_runtime_apply(&self, node_id: &str, result: &RuntimeApplyResult, reapply_count: i32, reapply_pod: Option<String>) -> RepoResult<()>;
 }

@@ -16,7 +16,7 @@ use gthulhu_domain::manager::{
 use gthulhu_domain::{DeleteIntents, Intent, Selector};
 use gthulhu_k8s_adapter::{PodCache, SlimPod};
 use gthulhu_manager_service::{
-    DeliverySettings, NodePusher, NodeStatusBoard, PassOutcome, Reconciler, ReconcilerSettings,
+    DeliverySettings, NodePusher, NodeStatusBoard, PassOutcome, Reconciler, ReconcilerSettings, RuntimeConfigs,
 };
 use gthulhu_store_redb::RedbRepository;
 use tokio::runtime::Runtime;
@@ -179,6 +179,21 @@ impl DecisionMakerAdapter for NoDecisionMakers {
     async fn pods_pids(&self, _: &DecisionMakerEndpoint) -> Result<serde_json::Value, DmClientError> {
         Ok(serde_json::Value::Null)
     }
+
+    async fn apply_runtime_config(
+        &self,
+        _: &DecisionMakerEndpoint,
+        _: &gthulhu_domain::runtime_config::RuntimeSchedulerConfig,
+    ) -> Result<(), DmClientError> {
+        Ok(())
+    }
+
+    async fn runtime_config(
+        &self,
+        _: &DecisionMakerEndpoint,
+    ) -> Result<gthulhu_domain::runtime_config::RuntimeStatus, DmClientError> {
+        Ok(Default::default())
+    }
 }
 
 fn completed(outcome: PassOutcome, what: &str) -> anyhow::Result<gthulhu_manager_service::PassReport> {
@@ -249,12 +264,21 @@ pub fn run(args: &ManagerArgs, runtime: &Runtime) -> anyhow::Result<Vec<Row>> {
         board.clone(),
         DeliverySettings::default(),
     ));
+    // No desired runtime configs are stored: step 3 reads an empty list.
+    let runtime_configs = Arc::new(RuntimeConfigs::new(
+        repo.clone(),
+        cluster.clone(),
+        dms.clone(),
+        board.clone(),
+        64,
+    ));
     let reconciler = Reconciler::new(
         repo.clone(),
         cluster.clone(),
         dms,
         pusher,
         board,
+        runtime_configs,
         ReconcilerSettings::default(),
     );
     runtime.block_on(async {

@@ -5,6 +5,7 @@ pub(crate) mod intents;
 pub(crate) mod login;
 pub(crate) mod nodes;
 pub(crate) mod roles;
+pub(crate) mod runtime_config;
 pub(crate) mod sessions;
 pub(crate) mod strategies;
 pub(crate) mod system;
@@ -72,5 +73,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/intents").delete(intents::delete))
         .service(resource("/api/v1/nodes").get(nodes::list))
         .service(resource("/api/v1/nodes/{nodeID}/pods/pids").get(nodes::pods_pids))
-        .service(resource("/api/v1/audit-logs").get(audit_logs::query));
+        .service(resource("/api/v1/audit-logs").get(audit_logs::query))
+        .service(resource("/api/v1/scheduler/runtime-config/apply").post(runtime_config::apply))
+        .service(resource("/api/v1/scheduler/runtime-config/status").get(runtime_config::status))
+        .service(resource("/api/v1/scheduler/runtime-config").delete(runtime_config::delete));
 }

@@ -4,7 +4,8 @@ use super::ok;
 use crate::ApiError;
 use crate::manager::ManagerApi;
 use crate::manager::auth::{Authed, PodPidRead};
-use crate::manager::dto::{Envelope, ErrorBody, NodePodsPidsData, NodesData};
+use crate::manager::dto::{Envelope, ErrorBody};
+use crate::manager::node_dto::{NodePodsPidsData, NodesData};
 
 /// The cluster's nodes, live from the Kubernetes API, sorted by name, each
 /// with the Manager's last push and reconcile check of its intents.
