@@ -302,7 +302,7 @@ mod tests {
             DecisionMakerEndpoint {
                 node_name: "n1".into(),
                 pod_name: "dm-1".into(),
-                pod_uid: String::new(),
+                pod_uid: "u1".into(),
                 host: "192.168.0.1".into(),
                 port: 8080,
                 state: DmState::Unknown,

@@ -2,8 +2,9 @@
 //! 12): resolving 100 strategies against 150,000 pods (full recompute and one
 //! pod event), the slim pod cache's memory in the real binary against the fake
 //! Kubernetes API server, and a strategy change fanned out to thousands of
-//! simulated Decision Makers.
+//! simulated Decision Makers; and what the per-request session checks cost.
 
+mod auth;
 mod fake_dm;
 mod fanout;
 mod memory;
@@ -23,7 +24,7 @@ use super::target_dir;
 #[derive(Debug, Args)]
 pub struct ManagerArgs {
     /// Parts to run (default: all, in this order).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Resolution, Part::Memory, Part::Fanout])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Resolution, Part::Memory, Part::Fanout, Part::Auth])]
     parts: Vec<Part>,
     /// Pods in the cache (resolution, memory).
     #[arg(long, default_value_t = 150_000)]
@@ -49,6 +50,9 @@ pub struct ManagerArgs {
     /// How long each simulated DM takes to answer a push, ms (fanout; a real DM recomputes its decisions).
     #[arg(long, default_value_t = 0)]
     dm_delay_ms: u64,
+    /// Timed requests per run (auth).
+    #[arg(long, default_value_t = 3_000)]
+    auth_requests: usize,
     /// Write the figures as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -59,6 +63,7 @@ enum Part {
     Resolution,
     Memory,
     Fanout,
+    Auth,
 }
 
 /// One line of the result table.
@@ -112,6 +117,7 @@ pub fn run(args: ManagerArgs) -> anyhow::Result<()> {
             Part::Resolution => resolution::run(&args, &runtime),
             Part::Memory => memory::run(&args, &runtime),
             Part::Fanout => fanout::run(&args, &runtime),
+            Part::Auth => auth::run(&args, &runtime),
         };
         match result {
             Ok(mut part_rows) => {

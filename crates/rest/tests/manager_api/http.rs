@@ -388,6 +388,9 @@ async fn swagger_ui_is_served_offline_and_openapi_lists_every_route() {
         "GET /api/v1/nodes",
         "GET /api/v1/nodes/{nodeID}/pods/pids",
         "GET /api/v1/audit-logs",
+        "POST /api/v1/scheduler/runtime-config/apply",
+        "GET /api/v1/scheduler/runtime-config/status",
+        "DELETE /api/v1/scheduler/runtime-config",
     ]
     .into_iter()
     .map(String::from)
