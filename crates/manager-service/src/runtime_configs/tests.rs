@@ -111,14 +111,18 @@ fn cluster(dms: Vec<DecisionMakerEndpoint>) -> MockK8sAdapter {
 
 fn runtime(world: &Shared, endpoints: Vec<DecisionMakerEndpoint>) -> (RuntimeConfigs, Arc<NodeStatusBoard>) {
     let board = Arc::new(NodeStatusBoard::default());
-    let runtime = RuntimeConfigs::new(
+    (runtime_on(world, endpoints, board.clone()), board)
+}
+
+/// Over `world`'s storage and DMs, reporting to `board`.
+fn runtime_on(world: &Shared, endpoints: Vec<DecisionMakerEndpoint>, board: Arc<NodeStatusBoard>) -> RuntimeConfigs {
+    RuntimeConfigs::new(
         Arc::new(repo(world)),
         Arc::new(cluster(endpoints)),
         Arc::new(dms(world)),
-        board.clone(),
+        board,
         4,
-    );
-    (runtime, board)
+    )
 }
 
 fn rows(results: &[RuntimeNodeResult]) -> Vec<(&str, bool, Option<&str>, bool)> {
@@ -294,19 +298,9 @@ async fn a_config_that_keeps_reverting_is_reapplied_three_times() {
     assert!(check.drift);
     assert_eq!(check.error.as_deref(), Some(REAPPLY_STOPPED));
     // A new DM pod starts from scratch: three more attempts.
-    let (runtime, _) = {
-        let board = board.clone();
-        let mut moved = dm("a", "dm-a", DmState::Online);
-        moved.pod_uid = "uid-new".into();
-        let runtime = RuntimeConfigs::new(
-            Arc::new(repo(&world)),
-            Arc::new(cluster(vec![moved])),
-            Arc::new(dms(&world)),
-            board.clone(),
-            4,
-        );
-        (runtime, board)
-    };
+    let mut moved = dm("a", "dm-a", DmState::Online);
+    moved.pod_uid = "uid-new".into();
+    let runtime = runtime_on(&world, vec![moved], board);
     for _ in 0..5 {
         runtime.reconcile().await;
     }
