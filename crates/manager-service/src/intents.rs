@@ -77,15 +77,16 @@ mod tests {
     async fn list_own_orders_by_strategy_then_pod_and_filters_scope() {
         let me = caller(vec![policy("schedule_intent.read", false, "team-a")]);
         let (s1, s2) = (ObjectId::new(), ObjectId::new());
-        let world = SharedWorld::default();
-        world.lock().unwrap().intents = vec![
+        let world = World::default();
+        let stored = [
             intent_of(&s2, &me.user.id, "a", "team-a", "n"),
             intent_of(&s1, &me.user.id, "z", "team-a", "n"),
             intent_of(&s1, &me.user.id, "b", "team-a", "n"),
             intent_of(&s1, &me.user.id, "hidden", "team-b", "n"),
             intent_of(&s1, &ObjectId::new(), "theirs", "team-a", "n"),
         ];
-        let svc = services_full(world_repo(&world), cluster(vec![], &[]), dm_client(&world, &[]));
+        world.seed(&[], &stored).await;
+        let svc = services_over(world.repo.clone(), cluster(vec![], &[]), dm_client(&world, &[]));
         let names: Vec<String> = svc
             .list_own_intents(&me)
             .await
@@ -103,9 +104,9 @@ mod tests {
         let keep = intent_of(&s, &owner, "keep", "team-a", "n1");
         let drop1 = intent_of(&s, &owner, "drop1", "team-a", "n1");
         let other_ns = intent_of(&s, &owner, "other-ns", "team-b", "n1");
-        let world = SharedWorld::default();
-        world.lock().unwrap().intents = vec![keep.clone(), drop1.clone(), other_ns.clone()];
-        let svc = services_full(world_repo(&world), cluster(vec![], &["n1"]), dm_client(&world, &[]));
+        let world = World::default();
+        world.seed(&[], &[keep.clone(), drop1.clone(), other_ns.clone()]).await;
+        let svc = services_over(world.repo.clone(), cluster(vec![], &["n1"]), dm_client(&world, &[]));
         let ids = |v: &[&ScheduleIntent]| v.iter().map(|i| i.id.to_string()).collect::<Vec<_>>();
 
         let team_a = caller(vec![policy(DELETE_KEY, false, "team-a")]);
@@ -118,8 +119,8 @@ mod tests {
         for (who, request) in cases {
             assert_eq!(svc.delete_intents(who, &request).await, not_found());
         }
-        assert_eq!(world.lock().unwrap().intents.len(), 3);
-        assert!(world.lock().unwrap().pushes.is_empty());
+        assert_eq!(world.intents().await.len(), 3);
+        assert!(world.pushes().is_empty());
 
         assert_eq!(
             svc.delete_intents(&team_a, &[]).await,
@@ -130,11 +131,12 @@ mod tests {
         // Duplicates (in any case) count once.
         let request = vec![drop1.id.to_string(), drop1.id.to_string().to_uppercase()];
         svc.delete_intents(&team_a, &request).await.unwrap();
-        let w = world.lock().unwrap();
-        let left: Vec<_> = w.intents.iter().map(|i| i.pod_name.as_str()).collect();
+        let intents = world.intents().await;
+        let left: Vec<_> = intents.iter().map(|i| i.pod_name.as_str()).collect();
         assert_eq!(left, ["keep", "other-ns"]);
-        assert_eq!(w.pushes.len(), 1);
-        let pushed: Vec<_> = w.pushes[0].1.iter().map(|i| i.pod_name.as_str()).collect();
+        let pushes = world.pushes();
+        assert_eq!(pushes.len(), 1);
+        let pushed: Vec<_> = pushes[0].1.iter().map(|i| i.pod_name.as_str()).collect();
         assert_eq!(pushed, ["keep", "other-ns"]);
     }
 }

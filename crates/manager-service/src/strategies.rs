@@ -243,8 +243,8 @@ mod tests {
 
     #[tokio::test]
     async fn create_stores_intents_and_pushes_the_full_node_set() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster(pods(), &["test"]), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster(pods(), &["test"]), dm_client(&world, &[]));
         let admin = grant(CREATE_KEY, false, "");
         let applied = svc
             .create_strategy(&admin, spec(&[], &[("test", "test")]))
@@ -252,10 +252,10 @@ mod tests {
             .unwrap();
         assert_eq!(applied.matched_pods, Some(1));
         {
-            let w = world.lock().unwrap();
-            assert_eq!(w.strategies[0].id, applied.strategy_id);
-            assert_eq!(w.strategies[0].creator_id, admin.user.id);
-            let i = &w.intents[0];
+            let (strategies, intents, pushes) = (world.strategies().await, world.intents().await, world.pushes());
+            assert_eq!(strategies[0].id, applied.strategy_id);
+            assert_eq!(strategies[0].creator_id, admin.user.id);
+            let i = &intents[0];
             assert_eq!(
                 (
                     i.pod_id.as_str(),
@@ -268,19 +268,19 @@ mod tests {
             assert_eq!((i.priority, i.execution_time), (10, 100));
             assert_eq!((&i.creator_id, &i.updater_id), (&admin.user.id, &admin.user.id));
             assert_eq!(i.state, IntentState::Sent);
-            assert_eq!(w.pushes.len(), 1);
-            assert_eq!(w.pushes[0].0, "dm-test");
-            assert_eq!(w.pushes[0].1, vec![i.to_dm_intent()]);
+            assert_eq!(pushes.len(), 1);
+            assert_eq!(pushes[0].0, "dm-test");
+            assert_eq!(pushes[0].1, vec![i.to_dm_intent()]);
         }
 
         // A second strategy on the same node: the push carries both.
         let applied = svc.create_strategy(&admin, spec(&["team-a"], &[])).await.unwrap();
         assert_eq!(applied.matched_pods, Some(1));
-        let w = world.lock().unwrap();
-        assert_eq!(w.pushes.len(), 2);
-        let names: Vec<_> = w.pushes[1].1.iter().map(|i| i.pod_name.as_str()).collect();
+        let pushes = world.pushes();
+        assert_eq!(pushes.len(), 2);
+        let names: Vec<_> = pushes[1].1.iter().map(|i| i.pod_name.as_str()).collect();
         assert_eq!(names, ["db-1", "web-1"]);
-        assert!(w.intents.iter().all(|i| i.state == IntentState::Sent));
+        assert!(world.intents().await.iter().all(|i| i.state == IntentState::Sent));
     }
 
     #[tokio::test]
@@ -292,9 +292,9 @@ mod tests {
         let mut failed = pod("failed", "default", "n1", &[("app", "x")]);
         failed.phase = "Failed".into();
         let live = pod("live", "default", "n1", &[("app", "x")]);
-        let world = SharedWorld::default();
-        let svc = services_full(
-            world_repo(&world),
+        let world = World::default();
+        let svc = services_over(
+            world.repo.clone(),
             cluster(vec![unscheduled, done, failed, live.clone(), live], &[]),
             dm_client(&world, &[]),
         );
@@ -303,23 +303,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(applied.matched_pods, Some(1));
-        let w = world.lock().unwrap();
-        assert_eq!(w.intents[0].pod_name, "live");
+        let intents = world.intents().await;
+        assert_eq!(intents[0].pod_name, "live");
         // No DM on n1: nothing pushed, the intent waits for the reconciler.
-        assert_eq!(w.intents[0].state, IntentState::Initialized);
-        assert!(w.pushes.is_empty());
+        assert_eq!(intents[0].state, IntentState::Initialized);
+        assert!(world.pushes().is_empty());
     }
 
     #[tokio::test]
     async fn no_match_and_no_cluster_still_create() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster(pods(), &["test"]), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster(pods(), &["test"]), dm_client(&world, &[]));
         let admin = grant(CREATE_KEY, false, "");
         let applied = svc.create_strategy(&admin, spec(&[], &[("nope", "")])).await.unwrap();
         assert_eq!(applied.matched_pods, Some(0));
 
         let svc = ManagerServices::new(ServiceDeps {
-            repo: Arc::new(world_repo(&world)),
+            repo: world.repo.clone(),
             k8s: Arc::new(NoCluster),
             dms: Arc::new(MockDecisionMakerAdapter::new()),
             jwt: test_keys(),
@@ -327,30 +327,29 @@ mod tests {
         });
         let applied = svc.create_strategy(&admin, spec(&[], &[])).await.unwrap();
         assert_eq!(applied.matched_pods, Some(0));
-        let w = world.lock().unwrap();
-        assert_eq!(w.strategies.len(), 2);
-        assert!(w.intents.is_empty() && w.pushes.is_empty());
+        assert_eq!(world.strategies().await.len(), 2);
+        assert!(world.intents().await.is_empty() && world.pushes().is_empty());
     }
 
     #[tokio::test]
     async fn kubernetes_down_is_503_and_stores_nothing() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster_down(), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster_down(), dm_client(&world, &[]));
         assert_eq!(
             svc.create_strategy(&grant(CREATE_KEY, false, ""), spec(&[], &[])).await,
             Err(ServiceError::Unavailable("kubernetes API unavailable".into()))
         );
-        assert!(world.lock().unwrap().strategies.is_empty());
+        assert!(world.strategies().await.is_empty());
     }
 
     #[tokio::test]
     async fn before_the_pod_cache_syncs_a_strategy_is_stored_pending() {
-        let world = SharedWorld::default();
+        let world = World::default();
         let mut k8s = MockK8sAdapter::new();
         k8s.expect_query_pods()
             .returning(|_, _| Err(K8sError::NotSynced("pod cache not synced yet".into())));
         k8s.expect_list_decision_makers().returning(|| Ok(vec![]));
-        let svc = services_full(world_repo(&world), k8s, dm_client(&world, &[]));
+        let svc = services_over(world.repo.clone(), k8s, dm_client(&world, &[]));
         let owner = grant(UPDATE_KEY, false, "");
         let applied = svc
             .create_strategy(&grant(CREATE_KEY, false, ""), spec(&[], &[]))
@@ -360,18 +359,18 @@ mod tests {
         let id = applied.strategy_id.to_string();
         let updated = svc.update_strategy(&owner, &id, spec(&["default"], &[])).await.unwrap();
         assert_eq!(updated.matched_pods, None);
-        let w = world.lock().unwrap();
-        assert_eq!(w.strategies.len(), 1);
-        assert_eq!(w.strategies[0].spec.k8s_namespaces, vec!["default".to_string()]);
-        assert!(w.intents.is_empty() && w.pushes.is_empty());
+        let strategies = world.strategies().await;
+        assert_eq!(strategies.len(), 1);
+        assert_eq!(strategies[0].spec.k8s_namespaces, vec!["default".to_string()]);
+        assert!(world.intents().await.is_empty() && world.pushes().is_empty());
     }
 
     // Paused time: the push retries' backoff elapses at once.
     #[tokio::test(start_paused = true)]
     async fn failed_push_does_not_fail_the_request() {
-        let world = SharedWorld::default();
-        let svc = services_full(
-            world_repo(&world),
+        let world = World::default();
+        let svc = services_over(
+            world.repo.clone(),
             cluster(pods(), &["test"]),
             dm_client(&world, &["dm-test"]),
         );
@@ -380,15 +379,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(applied.matched_pods, Some(1));
-        let w = world.lock().unwrap();
-        assert_eq!(w.pushes.len(), 3, "every attempt failed");
-        assert_eq!(w.intents[0].state, IntentState::Initialized);
+        assert_eq!(world.pushes().len(), 3, "every attempt failed");
+        assert_eq!(world.intents().await[0].state, IntentState::Initialized);
     }
 
     #[tokio::test]
     async fn create_checks_namespace_scope_and_validation() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster(pods(), &[]), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster(pods(), &[]), dm_client(&world, &[]));
         let team_a = grant(CREATE_KEY, false, "team-a");
         assert_eq!(
             svc.create_strategy(&team_a, spec(&["team-a"], &[]))
@@ -415,7 +413,7 @@ mod tests {
             svc.create_strategy(&grant(CREATE_KEY, false, ""), bad).await,
             Err(ServiceError::Validation(m)) if m.starts_with("commandRegex: invalid regular expression")
         ));
-        assert_eq!(world.lock().unwrap().strategies.len(), 1);
+        assert_eq!(world.strategies().await.len(), 1);
     }
 
     /// Stores a strategy as `owner` through the service.
@@ -427,16 +425,16 @@ mod tests {
 
     #[tokio::test]
     async fn update_replaces_and_pushes_old_and_new_nodes() {
-        let world = SharedWorld::default();
-        let svc = services_full(
-            world_repo(&world),
+        let world = World::default();
+        let svc = services_over(
+            world.repo.clone(),
             cluster(pods(), &["test", "other"]),
             dm_client(&world, &[]),
         );
         let owner = grant(UPDATE_KEY, false, "");
         let id = create_as(&svc, &owner, spec(&["team-a"], &[])).await;
-        let created = world.lock().unwrap().strategies[0].clone();
-        world.lock().unwrap().pushes.clear();
+        let created = world.strategies().await[0].clone();
+        world.pushes.lock().unwrap().clear();
 
         let editor = grant(UPDATE_KEY, false, "");
         let applied = svc
@@ -450,17 +448,17 @@ mod tests {
                 matched_pods: Some(1)
             }
         );
-        let w = world.lock().unwrap();
-        let s = &w.strategies[0];
+        let (strategies, intents) = (world.strategies().await, world.intents().await);
+        let s = &strategies[0];
         assert_eq!((&s.creator_id, s.created_time), (&owner.user.id, created.created_time));
         assert_eq!(s.updater_id, editor.user.id);
         assert_eq!(s.spec.k8s_namespaces, vec!["team-b".to_string()]);
-        assert_eq!(w.intents.len(), 1);
+        assert_eq!(intents.len(), 1);
         assert_eq!(
-            (w.intents[0].pod_name.as_str(), &w.intents[0].creator_id),
+            (intents[0].pod_name.as_str(), &intents[0].creator_id),
             ("db-2", &owner.user.id)
         );
-        let mut pushed: Vec<(String, usize)> = w.pushes.iter().map(|(dm, set)| (dm.clone(), set.len())).collect();
+        let mut pushed: Vec<(String, usize)> = world.pushes().iter().map(|(dm, set)| (dm.clone(), set.len())).collect();
         pushed.sort();
         // Node "test" lost its only intent and gets an empty set.
         assert_eq!(pushed, [("dm-other".to_string(), 1), ("dm-test".to_string(), 0)]);
@@ -468,8 +466,8 @@ mod tests {
 
     #[tokio::test]
     async fn update_errors() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster(pods(), &[]), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster(pods(), &[]), dm_client(&world, &[]));
         let owner = grant(UPDATE_KEY, false, "");
         let id = create_as(&svc, &owner, spec(&["team-a"], &[])).await.to_string();
         let not_found = Err(not_found("update"));
@@ -513,16 +511,16 @@ mod tests {
             svc.update_strategy(&owner, &id, bad).await,
             Err(ServiceError::Validation("priority must be between 0 and 20".into()))
         );
-        assert_eq!(world.lock().unwrap().strategies[0].updater_id, owner.user.id);
+        assert_eq!(world.strategies().await[0].updater_id, owner.user.id);
     }
 
     #[tokio::test]
     async fn delete_pushes_the_emptied_node_and_respects_self() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster(pods(), &["test"]), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster(pods(), &["test"]), dm_client(&world, &[]));
         let owner = grant("schedule_strategy.delete", false, "");
         let id = create_as(&svc, &owner, spec(&["default"], &[])).await.to_string();
-        world.lock().unwrap().pushes.clear();
+        world.pushes.lock().unwrap().clear();
 
         assert_eq!(
             svc.delete_strategy(&grant("schedule_strategy.delete", true, ""), &id)
@@ -537,15 +535,14 @@ mod tests {
         svc.delete_strategy(&grant("schedule_strategy.delete", false, ""), &id)
             .await
             .unwrap();
-        let w = world.lock().unwrap();
-        assert!(w.strategies.is_empty() && w.intents.is_empty());
-        assert_eq!(w.pushes, vec![("dm-test".to_string(), vec![])]);
+        assert!(world.strategies().await.is_empty() && world.intents().await.is_empty());
+        assert_eq!(world.pushes(), vec![("dm-test".to_string(), vec![])]);
     }
 
     #[tokio::test]
     async fn lists_are_scope_filtered() {
-        let world = SharedWorld::default();
-        let svc = services_full(world_repo(&world), cluster(vec![], &[]), dm_client(&world, &[]));
+        let world = World::default();
+        let svc = services_over(world.repo.clone(), cluster(vec![], &[]), dm_client(&world, &[]));
         let me = grant("schedule_strategy.read", false, "team-a");
         let someone = grant("schedule_strategy.read", false, "");
         let mine_a = create_as(&svc, &me, spec(&["team-a"], &[])).await;

@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use gthulhu_domain::manager::{
     Caller, DecisionMakerEndpoint, DmClientError, DmState, IntentState, K8sError, MockDecisionMakerAdapter,
-    MockK8sAdapter, MockRepository, ObjectId, PodInfo, RepoError, Role, RolePolicy, ScheduleIntent, ScheduleStrategy,
+    MockK8sAdapter, MockRepository, ObjectId, PodInfo, Repository, Role, RolePolicy, ScheduleIntent, ScheduleStrategy,
     User, UserStatus,
 };
 use gthulhu_domain::{Intent, merkle};
+use gthulhu_store_memory::MemoryRepository;
 
 use crate::{JwtKeys, ManagerServices, ServiceDeps, ServiceSettings, passwords};
 
@@ -43,8 +44,17 @@ pub fn services_with(repo: MockRepository, tweak: impl FnOnce(&mut ServiceSettin
 }
 
 pub fn services_full(repo: MockRepository, k8s: MockK8sAdapter, dms: MockDecisionMakerAdapter) -> Arc<ManagerServices> {
+    services_over(Arc::new(repo), k8s, dms)
+}
+
+/// Services over any repository, e.g. a [`World`]'s.
+pub fn services_over(
+    repo: Arc<dyn Repository>,
+    k8s: MockK8sAdapter,
+    dms: MockDecisionMakerAdapter,
+) -> Arc<ManagerServices> {
     ManagerServices::new(ServiceDeps {
-        repo: Arc::new(repo),
+        repo,
         k8s: Arc::new(k8s),
         dms: Arc::new(dms),
         jwt: test_keys(),
@@ -150,170 +160,43 @@ pub fn pod(name: &str, namespace: &str, node: &str, labels: &[(&str, &str)]) -> 
     }
 }
 
-/// Stored strategies and intents, and what the DMs received.
-#[derive(Default)]
+/// The stored strategies and intents, kept by the real in-memory repository
+/// (its contract: conflicts, NotFound, all-or-nothing writes), and what the
+/// DMs received. Clones share both.
+#[derive(Clone, Default)]
 pub struct World {
-    pub strategies: Vec<ScheduleStrategy>,
-    pub intents: Vec<ScheduleIntent>,
-    /// (DM pod name, intents pushed), in push order.
-    pub pushes: Vec<(String, Vec<Intent>)>,
+    pub repo: Arc<MemoryRepository>,
+    /// In push order.
+    pub pushes: Arc<Mutex<Vec<Push>>>,
 }
 
-pub type SharedWorld = Arc<Mutex<World>>;
+/// (DM pod name, intents pushed).
+pub type Push = (String, Vec<Intent>);
 
-/// A repository mock that keeps strategies and intents in `world`.
-pub fn world_repo(world: &SharedWorld) -> MockRepository {
-    let mut repo = MockRepository::new();
-    // No node has a desired runtime config (runtime_configs has its own tests).
-    repo.expect_list_runtime_configs().returning(|| Ok(vec![]));
-    let w = world.clone();
-    repo.expect_insert_strategy().returning(move |s, intents| {
-        let mut w = w.lock().unwrap();
-        w.strategies.push(s.clone());
-        w.intents.extend_from_slice(intents);
-        Ok(())
-    });
-    let w = world.clone();
-    repo.expect_get_strategy().returning(move |id| {
-        w.lock()
-            .unwrap()
-            .strategies
-            .iter()
-            .find(|s| s.id == *id)
-            .cloned()
-            .ok_or(RepoError::NotFound)
-    });
-    let w = world.clone();
-    repo.expect_list_strategies()
-        .returning(move || Ok(w.lock().unwrap().strategies.clone()));
-    let w = world.clone();
-    repo.expect_list_strategies_by_creator().returning(move |creator| {
-        Ok(w.lock()
-            .unwrap()
-            .strategies
-            .iter()
-            .filter(|s| s.creator_id == *creator)
-            .cloned()
-            .collect())
-    });
-    let w = world.clone();
-    repo.expect_replace_strategy().returning(move |s, intents| {
-        let mut w = w.lock().unwrap();
-        let stored = w
-            .strategies
-            .iter_mut()
-            .find(|x| x.id == s.id)
-            .ok_or(RepoError::NotFound)?;
-        *stored = s.clone();
-        w.intents.retain(|i| i.strategy_id != s.id);
-        w.intents.extend_from_slice(intents);
-        Ok(())
-    });
-    let w = world.clone();
-    repo.expect_delete_strategy().returning(move |id| {
-        let mut w = w.lock().unwrap();
-        let before = w.strategies.len();
-        w.strategies.retain(|s| s.id != *id);
-        if w.strategies.len() == before {
-            return Err(RepoError::NotFound);
+impl World {
+    /// Stored strategies, in id order.
+    pub async fn strategies(&self) -> Vec<ScheduleStrategy> {
+        self.repo.list_strategies().await.unwrap()
+    }
+
+    /// Stored intents, in id order.
+    pub async fn intents(&self) -> Vec<ScheduleIntent> {
+        self.repo.list_intents().await.unwrap()
+    }
+
+    /// The pushes so far.
+    pub fn pushes(&self) -> Vec<Push> {
+        self.pushes.lock().unwrap().clone()
+    }
+
+    /// Stores `strategies` (each without intents), then `intents` in one
+    /// write, as the repository accepts them.
+    pub async fn seed(&self, strategies: &[&ScheduleStrategy], intents: &[ScheduleIntent]) {
+        for s in strategies {
+            self.repo.insert_strategy(s, &[]).await.unwrap();
         }
-        let (gone, kept) = w.intents.drain(..).partition(|i| i.strategy_id == *id);
-        w.intents = kept;
-        Ok(gone)
-    });
-    let w = world.clone();
-    repo.expect_get_intents().returning(move |ids| {
-        Ok(w.lock()
-            .unwrap()
-            .intents
-            .iter()
-            .filter(|i| ids.contains(&i.id))
-            .cloned()
-            .collect())
-    });
-    let w = world.clone();
-    repo.expect_list_intents_by_strategy().returning(move |id| {
-        Ok(w.lock()
-            .unwrap()
-            .intents
-            .iter()
-            .filter(|i| i.strategy_id == *id)
-            .cloned()
-            .collect())
-    });
-    let w = world.clone();
-    repo.expect_list_intents_by_creator().returning(move |id| {
-        Ok(w.lock()
-            .unwrap()
-            .intents
-            .iter()
-            .filter(|i| i.creator_id == *id)
-            .cloned()
-            .collect())
-    });
-    let w = world.clone();
-    repo.expect_list_intents_by_node().returning(move |node| {
-        Ok(w.lock()
-            .unwrap()
-            .intents
-            .iter()
-            .filter(|i| i.node_id == node)
-            .cloned()
-            .collect())
-    });
-    let w = world.clone();
-    repo.expect_list_intents_by_pods().returning(move |pods| {
-        Ok(w.lock()
-            .unwrap()
-            .intents
-            .iter()
-            .filter(|i| pods.contains(&i.pod_id))
-            .cloned()
-            .collect())
-    });
-    let w = world.clone();
-    repo.expect_list_intents()
-        .returning(move || Ok(w.lock().unwrap().intents.clone()));
-    let w = world.clone();
-    repo.expect_insert_intents().returning(move |intents| {
-        w.lock().unwrap().intents.extend_from_slice(intents);
-        Ok(())
-    });
-    let w = world.clone();
-    repo.expect_update_intents().returning(move |intents| {
-        for stored in w.lock().unwrap().intents.iter_mut() {
-            if let Some(new) = intents.iter().find(|i| i.id == stored.id) {
-                *stored = new.clone();
-            }
-        }
-        Ok(())
-    });
-    repo.expect_ping().returning(|| Ok(()));
-    let w = world.clone();
-    repo.expect_delete_intents().returning(move |ids| {
-        w.lock().unwrap().intents.retain(|i| !ids.contains(&i.id));
-        Ok(())
-    });
-    let w = world.clone();
-    repo.expect_apply_intent_changes().returning(move |changes| {
-        let mut w = w.lock().unwrap();
-        w.intents.retain(|i| !changes.delete.contains(&i.id));
-        for stored in w.intents.iter_mut() {
-            if let Some(new) = changes.update.iter().find(|i| i.id == stored.id) {
-                *stored = new.clone();
-            }
-        }
-        w.intents.extend_from_slice(&changes.insert);
-        Ok(())
-    });
-    let w = world.clone();
-    repo.expect_set_intent_state().returning(move |ids, state| {
-        for i in w.lock().unwrap().intents.iter_mut().filter(|i| ids.contains(&i.id)) {
-            i.state = state;
-        }
-        Ok(())
-    });
-    repo
+        self.repo.insert_intents(intents).await.unwrap();
+    }
 }
 
 /// A cluster mock that filters `pods` by namespaces and selectors, as the
@@ -360,22 +243,22 @@ pub fn cluster_down() -> MockK8sAdapter {
 /// A DM client mock recording pushes in `world`; DMs named in `failing`
 /// answer 500. A DM's Merkle root is the root of the last set pushed to it
 /// (the empty root before any), as a real DM's.
-pub fn dm_client(world: &SharedWorld, failing: &[&str]) -> MockDecisionMakerAdapter {
+pub fn dm_client(world: &World, failing: &[&str]) -> MockDecisionMakerAdapter {
     let mut dms = MockDecisionMakerAdapter::new();
-    let w = world.clone();
+    let w = world.pushes.clone();
     let failing: Vec<String> = failing.iter().map(|s| s.to_string()).collect();
     dms.expect_push_intents().returning(move |dm, intents| {
-        w.lock().unwrap().pushes.push((dm.pod_name.clone(), intents.to_vec()));
+        w.lock().unwrap().push((dm.pod_name.clone(), intents.to_vec()));
         if failing.contains(&dm.pod_name) {
             Err(DmClientError::Status(500))
         } else {
             Ok(())
         }
     });
-    let w = world.clone();
+    let w = world.pushes.clone();
     dms.expect_merkle_root().returning(move |dm| {
         let w = w.lock().unwrap();
-        let held = w.pushes.iter().rev().find(|(pod, _)| *pod == dm.pod_name);
+        let held = w.iter().rev().find(|(pod, _)| *pod == dm.pod_name);
         Ok(merkle::root(held.map(|(_, set)| set.as_slice()).unwrap_or_default()))
     });
     dms

@@ -43,16 +43,16 @@ fn sent(strategy: &ScheduleStrategy, pod: &PodInfo) -> ScheduleIntent {
 }
 
 struct Fixture {
-    world: SharedWorld,
+    world: World,
     pods: Arc<Mutex<Vec<PodInfo>>>,
     events: broadcast::Sender<PodEvent>,
     reconciler: Arc<Reconciler>,
 }
 
-/// The services' reconciler over `world_repo`, a ready `live_cluster`
+/// The services' reconciler over a `World`'s repository, a ready `live_cluster`
 /// with DMs on `dm_nodes`, and `dm_client`.
 fn fixture(pods: Vec<PodInfo>, dm_nodes: &[&str], tweak: impl FnOnce(&mut MockK8sAdapter)) -> Fixture {
-    let world = SharedWorld::default();
+    let world = World::default();
     let pods = Arc::new(Mutex::new(pods));
     let mut k8s = live_cluster(&pods, dm_nodes);
     tweak(&mut k8s);
@@ -60,7 +60,7 @@ fn fixture(pods: Vec<PodInfo>, dm_nodes: &[&str], tweak: impl FnOnce(&mut MockK8
     let (events, _) = broadcast::channel(16);
     let tx = events.clone();
     k8s.expect_pod_events().returning(move || tx.subscribe());
-    let services = services_full(world_repo(&world), k8s, dm_client(&world, &[]));
+    let services = services_over(world.repo.clone(), k8s, dm_client(&world, &[]));
     let reconciler = services.reconciler(ReconcilerSettings::default());
     Fixture {
         world,
@@ -82,11 +82,10 @@ fn nodes(names: &[&str]) -> BTreeSet<String> {
 }
 
 /// (pod, node, state) of the stored intents, sorted.
-fn stored(world: &SharedWorld) -> Vec<(String, String, IntentState)> {
+async fn stored(world: &World) -> Vec<(String, String, IntentState)> {
     let mut v: Vec<_> = world
-        .lock()
-        .unwrap()
-        .intents
+        .intents()
+        .await
         .iter()
         .map(|i| (i.pod_name.clone(), i.node_id.clone(), i.state))
         .collect();
@@ -120,16 +119,12 @@ async fn pass_inserts_updates_and_deletes_then_delivers() {
         &["n1", "n2"],
         |_| {},
     );
-    {
-        let mut w = f.world.lock().unwrap();
-        w.strategies = vec![web.clone()];
-        w.intents = before.clone();
-    }
+    f.world.seed(&[&web], &before).await;
     let report = completed(f.reconciler.run_pass().await);
     assert_eq!((report.inserted, report.updated, report.deleted), (1, 3, 3));
     assert_eq!(report.pushed, nodes(&["n1", "n2"]));
     assert_eq!(
-        stored(&f.world),
+        stored(&f.world).await,
         [
             ("fresh".to_string(), "n2".to_string(), IntentState::Sent),
             ("kept".into(), "n1".into(), IntentState::Sent),
@@ -138,26 +133,26 @@ async fn pass_inserts_updates_and_deletes_then_delivers() {
         ]
     );
     {
-        let w = f.world.lock().unwrap();
+        let (intents, pushes) = (f.world.intents().await, f.world.pushes());
         // Updates keep the intent's id and take the strategy's new values.
-        let kept = w.intents.iter().find(|i| i.pod_name == "kept").unwrap();
+        let kept = intents.iter().find(|i| i.pod_name == "kept").unwrap();
         assert_eq!((&kept.id, kept.priority), (&before[0].id, 5));
-        let relabelled = w.intents.iter().find(|i| i.pod_name == "relabelled").unwrap();
+        let relabelled = intents.iter().find(|i| i.pod_name == "relabelled").unwrap();
         assert_eq!(relabelled.pod_labels.get("v").map(String::as_str), Some("2"));
         // Each DM got its node's full set, in Merkle order.
         for (dm, node) in [("dm-n1", "n1"), ("dm-n2", "n2")] {
-            let on_node: Vec<_> = w.intents.iter().filter(|i| i.node_id == node).cloned().collect();
-            let last = w.pushes.iter().rev().find(|(d, _)| d == dm).unwrap();
+            let on_node: Vec<_> = intents.iter().filter(|i| i.node_id == node).cloned().collect();
+            let last = pushes.iter().rev().find(|(d, _)| d == dm).unwrap();
             assert_eq!(last.1, merkle_ordered(&on_node), "{dm}");
         }
     }
 
     // Converged: the next pass changes and pushes nothing.
-    let pushes = f.world.lock().unwrap().pushes.len();
+    let pushes = f.world.pushes().len();
     let report = completed(f.reconciler.run_pass().await);
     assert_eq!(report.pushed, BTreeSet::new());
     assert_eq!(report.in_sync, nodes(&["n1", "n2"]));
-    assert_eq!(f.world.lock().unwrap().pushes.len(), pushes);
+    assert_eq!(f.world.pushes().len(), pushes);
 }
 
 #[tokio::test]
@@ -167,18 +162,17 @@ async fn pass_sweeps_intents_of_deleted_strategies() {
     let a = pod("a", "default", "n1", &[("app", "web")]);
     let b = pod("b", "default", "n2", &[("app", "web")]);
     let f = fixture(vec![a.clone(), b.clone()], &["n1", "n2"], |_| {});
-    {
-        let mut w = f.world.lock().unwrap();
-        w.strategies = vec![web.clone()];
-        // Written by an event batch that raced the deletion.
-        w.intents = vec![sent(&web, &a), sent(&web, &b), sent(&deleted, &b)];
-    }
+    // The last intent was written by an event batch that raced the deletion.
+    f.world
+        .seed(&[&web], &[sent(&web, &a), sent(&web, &b), sent(&deleted, &b)])
+        .await;
     let report = completed(f.reconciler.run_pass().await);
     assert_eq!((report.inserted, report.updated, report.deleted), (0, 0, 1));
     assert!(report.pushed.contains("n2"), "{report:?}");
-    let w = f.world.lock().unwrap();
-    assert!(w.intents.iter().all(|i| i.strategy_id == web.id), "{:?}", w.intents);
-    let last = w.pushes.iter().rev().find(|(d, _)| d == "dm-n2").unwrap();
+    let intents = f.world.intents().await;
+    assert!(intents.iter().all(|i| i.strategy_id == web.id), "{intents:?}");
+    let pushes = f.world.pushes();
+    let last = pushes.iter().rev().find(|(d, _)| d == "dm-n2").unwrap();
     assert_eq!(last.1, merkle_ordered(&[sent(&web, &b)]));
 }
 
@@ -189,12 +183,10 @@ async fn equal_root_marks_sent_without_pushing_and_a_different_one_pushes() {
     let f = fixture(vec![a.clone()], &["n1", "n2"], |_| {});
     let mut initialized = sent(&web, &a);
     initialized.state = IntentState::Initialized;
+    f.world.seed(&[&web], &[initialized.clone()]).await;
     {
-        let mut w = f.world.lock().unwrap();
-        w.strategies = vec![web.clone()];
-        w.intents = vec![initialized.clone()];
         // dm-n1 already holds the set; dm-n2 holds a set its node no longer has.
-        w.pushes = vec![
+        *f.world.pushes.lock().unwrap() = vec![
             ("dm-n1".into(), vec![initialized.to_dm_intent()]),
             (
                 "dm-n2".into(),
@@ -205,11 +197,11 @@ async fn equal_root_marks_sent_without_pushing_and_a_different_one_pushes() {
     let report = completed(f.reconciler.run_pass().await);
     assert_eq!(report.in_sync, nodes(&["n1"]));
     assert_eq!(report.pushed, nodes(&["n2"]));
-    let w = f.world.lock().unwrap();
-    assert_eq!(w.intents[0].state, IntentState::Sent);
+    assert_eq!(f.world.intents().await[0].state, IntentState::Sent);
     // n1 was not pushed again; n2, with no intents, got the empty set.
-    assert_eq!(w.pushes.len(), 3);
-    assert_eq!(w.pushes[2], ("dm-n2".to_string(), vec![]));
+    let pushes = f.world.pushes();
+    assert_eq!(pushes.len(), 3);
+    assert_eq!(pushes[2], ("dm-n2".to_string(), vec![]));
     let status = f.reconciler.board.get("n2");
     assert_eq!(status.expected_root.as_deref(), Some(merkle::root(&[]).as_str()));
     assert_ne!(status.observed_root, status.expected_root);
@@ -273,16 +265,17 @@ async fn events_recompute_only_affected_pods_and_push_only_their_nodes() {
     // The cache is empty: a full pass (instead of the batch) would delete
     // every intent, web-3's included.
     let f = fixture(vec![], &["n1", "n2", "n3", "n4"], |_| {});
-    {
-        let mut w = f.world.lock().unwrap();
-        w.strategies = vec![web.clone(), team_a.clone()];
-        w.intents = vec![
-            sent(&web, &relabelled_before),
-            sent(&team_a, &relabelled_before),
-            stale.clone(),
-            sent(&web, &gone),
-        ];
-    }
+    f.world
+        .seed(
+            &[&web, &team_a],
+            &[
+                sent(&web, &relabelled_before),
+                sent(&team_a, &relabelled_before),
+                stale.clone(),
+                sent(&web, &gone),
+            ],
+        )
+        .await;
     let report = completed(
         f.reconciler
             .apply_events(vec![
@@ -302,18 +295,17 @@ async fn events_recompute_only_affected_pods_and_push_only_their_nodes() {
     assert_eq!((report.inserted, report.updated, report.deleted), (1, 1, 2));
     assert_eq!(report.pushed, nodes(&["n1", "n2", "n4"]));
     f.reconciler.pushes_drained().await;
-    let w = f.world.lock().unwrap();
-    let mut left: Vec<_> = w
-        .intents
+    let (intents, pushes) = (f.world.intents().await, f.world.pushes());
+    let mut left: Vec<_> = intents
         .iter()
         .map(|i| (i.pod_name.as_str(), i.strategy_id == web.id))
         .collect();
     left.sort();
     assert_eq!(left, [("web-1", false), ("web-2", true), ("web-3", true)]);
-    assert!(w.intents.contains(&stale), "web-3's intent untouched");
-    let pushed: BTreeSet<_> = w.pushes.iter().map(|(dm, _)| dm.as_str()).collect();
+    assert!(intents.contains(&stale), "web-3's intent untouched");
+    let pushed: BTreeSet<_> = pushes.iter().map(|(dm, _)| dm.as_str()).collect();
     assert_eq!(pushed, BTreeSet::from(["dm-n1", "dm-n2", "dm-n4"]));
-    assert_eq!(w.pushes.iter().find(|(dm, _)| dm == "dm-n4").unwrap().1, vec![]);
+    assert_eq!(pushes.iter().find(|(dm, _)| dm == "dm-n4").unwrap().1, vec![]);
 }
 
 #[tokio::test]
@@ -340,7 +332,7 @@ async fn unchanged_pods_touch_nothing() {
 async fn resynced_runs_a_full_pass() {
     let web = strategy(&[], &[], 1);
     let f = fixture(vec![pod("a", "default", "n1", &[])], &["n1"], |_| {});
-    f.world.lock().unwrap().strategies = vec![web];
+    f.world.seed(&[&web], &[]).await;
     let outcome = f
         .reconciler
         .apply_events(vec![
@@ -357,7 +349,7 @@ async fn resynced_runs_a_full_pass() {
 async fn run_loop_debounces_events_and_runs_passes_on_schedule() {
     let web = strategy(&[], &[], 1);
     let f = fixture(vec![], &["n1", "n2"], |_| {});
-    f.world.lock().unwrap().strategies = vec![web];
+    f.world.seed(&[&web], &[]).await;
     let (_leader_tx, leader) = watch::channel(true);
     let task = tokio::spawn(f.reconciler.clone().run(leader));
     tokio::task::yield_now().await;
@@ -373,14 +365,14 @@ async fn run_loop_debounces_events_and_runs_passes_on_schedule() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     {
-        let w = f.world.lock().unwrap();
-        assert_eq!(w.intents.len(), 2);
-        assert_eq!(w.pushes.len(), 1, "one batch, one push: {:?}", w.pushes);
-        assert_eq!(w.pushes[0].1.len(), 2);
+        let pushes = f.world.pushes();
+        assert_eq!(f.world.intents().await.len(), 2);
+        assert_eq!(pushes.len(), 1, "one batch, one push: {pushes:?}");
+        assert_eq!(pushes[0].1.len(), 2);
     }
     // A pod the events never mentioned is picked up by the first pass (5 s).
     f.pods.lock().unwrap().push(pod("c", "default", "n2", &[]));
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(f.world.lock().unwrap().intents.len(), 3);
+    assert_eq!(f.world.intents().await.len(), 3);
     task.abort();
 }
