@@ -16,8 +16,8 @@ use serde_json::json;
 use crate::demo::services::{EnvVar, Service, call, login, token_of};
 use crate::{shell, target_dir, workspace_root};
 
-const PRIVATE_KEY_PEM: &str = include_str!("../../crates/dm-service/testdata/dm_key_pkcs1.pem");
-const PUBLIC_KEY_PEM: &str = include_str!("../../crates/dm-service/testdata/dm_pub.pem");
+const PRIVATE_KEY_PEM: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
+const PUBLIC_KEY_PEM: &str = gthulhu_test_support::keys::DM_PUB;
 const ADMIN: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "your-password-here";
 /// What the run fails on; positive/negative data acceptance are left out

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 /// One fixed key pair for the Manager (user JWTs, and the public half it
 /// presents to DMs) and the DMs (which issue tokens to its holder).
-const PRIVATE_KEY: &str = include_str!("../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
-const PUBLIC_KEY: &str = include_str!("../../../crates/dm-service/testdata/dm_pub.pem");
+const PRIVATE_KEY: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
+const PUBLIC_KEY: &str = gthulhu_test_support::keys::DM_PUB;
 
 /// cgroup v2, systemd driver, containerd: what the DM's scanner parses.
 const POD_LAYOUT: &str =

@@ -115,9 +115,9 @@ mod tests {
     #[test]
     fn offers_h2_and_http1() {
         let tls = ClientTls {
-            cert_pem: include_str!("../../rest/testdata/mtls/manager.crt").into(),
-            key_pem: include_str!("../../rest/testdata/mtls/manager.key").into(),
-            ca_pem: include_str!("../../rest/testdata/mtls/ca.crt").into(),
+            cert_pem: gthulhu_test_support::mtls::MANAGER_CERT.into(),
+            key_pem: gthulhu_test_support::mtls::MANAGER_KEY.into(),
+            ca_pem: gthulhu_test_support::mtls::CA.into(),
             server_name: "localhost".into(),
         };
         let config = client_config(&tls).unwrap();

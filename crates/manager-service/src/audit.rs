@@ -18,7 +18,7 @@ pub(crate) fn http_status(e: &ServiceError) -> u16 {
         ServiceError::Conflict(_) => 409,
         ServiceError::Validation(_) => 422,
         ServiceError::TooManyRequests(_) => 429,
-        ServiceError::Unavailable(_) => 503,
+        ServiceError::Unavailable(_) | ServiceError::StorageUnavailable => 503,
         ServiceError::Internal(_) => 500,
     }
 }

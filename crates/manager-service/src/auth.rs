@@ -265,7 +265,7 @@ mod tests {
         down.expect_insert_audit().returning(|_| Ok(()));
         assert_eq!(
             login_with(down, "alice", "pw").await,
-            Err(ServiceError::Unavailable("storage unavailable".into()))
+            Err(ServiceError::StorageUnavailable)
         );
     }
 
@@ -407,7 +407,7 @@ mod tests {
             .returning(|_| Err(RepoError::Unavailable("down".into())));
         assert_eq!(
             services(down).authorize(&token(&active), "").await,
-            Err(ServiceError::Unavailable("storage unavailable".into()))
+            Err(ServiceError::StorageUnavailable)
         );
     }
 }

@@ -159,7 +159,7 @@ mod tests {
             .returning(|_| Err(RepoError::Unavailable("down".into())));
         assert_eq!(
             bootstrap_admin(&down, "a@b", "pw", 4).await,
-            Err(ServiceError::Unavailable("storage unavailable".into()))
+            Err(ServiceError::StorageUnavailable)
         );
     }
 

@@ -328,7 +328,7 @@ mod tests {
         let other = JwtKeys::generate().unwrap();
         let token = other.sign_legacy(&ObjectId::new(), false, 60);
         assert!(test_keys().verify(&token).is_none());
-        let pkcs8 = include_str!("../../dm-service/testdata/dm_key_pkcs8.pem");
+        let pkcs8 = gthulhu_test_support::keys::DM_KEY_PKCS8;
         assert_eq!(
             JwtKeys::from_pem(pkcs8).unwrap().public_key_pem(),
             test_keys().public_key_pem()

@@ -326,9 +326,6 @@ pub(crate) mod tests {
         let mut repo = MockRepository::new();
         repo.expect_applied_migrations()
             .returning(|| Err(RepoError::Unavailable("down".into())));
-        assert_eq!(
-            run_migrations(&repo).await,
-            Err(ServiceError::Unavailable("storage unavailable".into()))
-        );
+        assert_eq!(run_migrations(&repo).await, Err(ServiceError::StorageUnavailable));
     }
 }

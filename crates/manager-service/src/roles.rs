@@ -247,7 +247,7 @@ mod tests {
         };
         assert_eq!(
             services(repo).update_role(&admin(), &ops.id.to_string(), change).await,
-            Err(ServiceError::Unavailable("storage unavailable".into()))
+            Err(ServiceError::StorageUnavailable)
         );
         assert_eq!(
             *updated.lock().unwrap(),

@@ -13,7 +13,7 @@ use gthulhu_store_memory::MemoryRepository;
 
 use crate::{JwtKeys, ManagerServices, ServiceDeps, ServiceSettings, passwords};
 
-pub const TEST_KEY_PKCS1: &str = include_str!("../../dm-service/testdata/dm_key_pkcs1.pem");
+pub const TEST_KEY_PKCS1: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
 
 pub fn test_keys() -> JwtKeys {
     JwtKeys::from_pem(TEST_KEY_PKCS1).unwrap()

@@ -53,9 +53,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
-    /// A dependency is down (storage, Kubernetes, a node's DM).
+    /// A dependency is down (Kubernetes, a node's DM, the scheduler daemon).
     #[error("{0}")]
     Unavailable(String),
+    /// The Manager's store is down (counted by `storage_errors_total`).
+    #[error("storage unavailable")]
+    StorageUnavailable,
 }
 
 impl ApiError {
@@ -94,7 +97,7 @@ impl ResponseError for ApiError {
             Self::NotFoundWith(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

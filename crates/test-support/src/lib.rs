@@ -2,6 +2,10 @@
 //! (as root, with a writable cgroupfs; the tests skip with a reason
 //! elsewhere).
 
+#[cfg(feature = "apps")]
+pub mod apps;
+mod fixtures;
+pub use fixtures::{keys, mtls};
 pub mod json_bodies;
 pub mod precondition;
 pub mod slow_client;

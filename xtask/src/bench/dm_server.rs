@@ -17,8 +17,8 @@ use super::interrupt;
 
 /// The test key pair of the DM service crate: the DM signs tokens with the
 /// private key and hands them to holders of the public one.
-const PRIVATE_KEY_PEM: &str = include_str!("../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
-const PUBLIC_KEY_PEM: &str = include_str!("../../../crates/dm-service/testdata/dm_pub.pem");
+const PRIVATE_KEY_PEM: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
+const PUBLIC_KEY_PEM: &str = gthulhu_test_support::keys::DM_PUB;
 
 /// Caps the concurrent polling phase whatever its duration.
 const MAX_CONCURRENT_POLLS: usize = 200_000;

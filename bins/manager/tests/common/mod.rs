@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const PRIVATE_KEY: &str = include_str!("../../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
+pub const PRIVATE_KEY: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

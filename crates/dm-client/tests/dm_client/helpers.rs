@@ -1,24 +1,21 @@
 //! The real DM app of this workspace, in-process on a loopback port, and a
 //! scriptable mock DM that records what the client sends.
 
-use gthulhu_daemon_client::DaemonClient;
 use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use gthulhu_decisionmaker::Overrides;
 use gthulhu_dm_client::{ClientSettings, ClientTls, DEFAULT_TIMEOUT, HttpDecisionMakerClient};
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, NoPodMetadata, RsaTokenService, SchedulerMetricsStore};
+use gthulhu_dm_service::NoPodMetadata;
 use gthulhu_domain::manager::{DecisionMakerEndpoint, DmState};
 use gthulhu_domain::{MockProcessIndex, PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
-use gthulhu_rest::dm::{DmApi, DmSettings};
-use gthulhu_rest::{HttpMetrics, bind_listener};
-use prometheus_client::registry::Registry;
+use gthulhu_test_support::apps::dm::{spawn_dm, test_config};
 use tokio::sync::watch;
 
-pub const PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/dm_key_pkcs1.pem");
-pub const PUBLIC_KEY: &str = include_str!("../../../dm-service/testdata/dm_pub.pem");
+pub const PUBLIC_KEY: &str = gthulhu_test_support::keys::DM_PUB;
 pub const POD_A: &str = "31e4e721-a5a0-421a-ae1d-b7971ae30d6e";
 
 pub fn endpoint(host: &str, port: u16) -> DecisionMakerEndpoint {
@@ -44,12 +41,13 @@ pub fn client(mtls: Option<ClientTls>) -> HttpDecisionMakerClient {
 
 pub struct RealDm {
     pub endpoint: DecisionMakerEndpoint,
-    /// Keeps the DM's resolver running for the app's lifetime.
-    _stop: watch::Sender<bool>,
+    /// Keeps the DM's index change feed open for the app's lifetime.
+    _changes: watch::Sender<u64>,
 }
 
-/// Our DM server with the test signing key and one pod on the node.
-pub async fn spawn_real_dm(tls: Option<rustls::ServerConfig>) -> RealDm {
+/// Our DM (its composition root) with the test signing key and one pod on
+/// the node; `tls` is its certificate, key and client CA.
+pub async fn spawn_real_dm(tls: Option<(&str, &str, &str)>) -> RealDm {
     let snapshot = Arc::new(ProcessSnapshot {
         pods: vec![PodProcesses {
             pod_uid: POD_A.into(),
@@ -64,47 +62,31 @@ pub async fn spawn_real_dm(tls: Option<rustls::ServerConfig>) -> RealDm {
         generation: 1,
         mode: ScanMode::Cgroups,
     });
-    let (_changes, rx) = watch::channel(0u64);
+    let (changes, rx) = watch::channel(0u64);
     let mut index = MockProcessIndex::new();
     index.expect_snapshot().returning(move || Some(snapshot.clone()));
     index.expect_subscribe().returning(move || rx.clone());
     index.expect_health().returning(ScanHealth::default);
     index.expect_threads().returning(|_| Vec::new());
 
-    let mut registry = Registry::default();
-    let dm = DecisionMaker::new(
-        Arc::new(index),
-        Arc::new(NoPodMetadata::new("no pod watch in tests")),
-        LegacyPriorityMap::default(),
-    );
-    let metrics = Arc::new(SchedulerMetricsStore::default());
-    gthulhu_rest::dm::register_dm_metrics(&mut registry, metrics.clone(), dm.clone());
-    let http_metrics = HttpMetrics::register(&mut registry);
-    let (stop, stop_rx) = watch::channel(false);
-    dm.spawn_resolver(stop_rx);
-    let api = DmApi {
-        tokens: Arc::new(RsaTokenService::from_pem(PRIVATE_KEY, 1).unwrap()),
-        intents: dm.clone(),
-        scheduling: dm,
-        metrics,
-        // No daemon: these tests never touch the runtime config.
-        runtime: Arc::new(DaemonClient::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).unwrap()),
-        registry: Arc::new(registry),
-        http_metrics,
-        settings: DmSettings {
-            standalone: false,
-            max_body_bytes: 1 << 20,
-            node_name: "test-node".into(),
-            version: "test".into(),
-            timeouts: Default::default(),
-        },
+    // No daemon: these tests never touch the runtime config.
+    let mut config = test_config("http://127.0.0.1:9");
+    config.daemon.timeout_sec = 1;
+    config.token.token_duration_hr = 1;
+    if let Some((cert, key, ca)) = tls {
+        config.mtls.enable = true;
+        config.mtls.cert_pem = cert.into();
+        config.mtls.key_pem = key.into();
+        config.mtls.ca_pem = ca.into();
+    }
+    let overrides = Overrides {
+        index: Some(Arc::new(index)),
+        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
     };
-    let server = gthulhu_rest::dm::serve(api, bind_listener("127.0.0.1:0").unwrap(), tls).unwrap();
-    let port = server.local_addr.port();
-    tokio::spawn(server.server);
+    let port = spawn_dm(config, overrides).await.port();
     RealDm {
         endpoint: endpoint("127.0.0.1", port),
-        _stop: stop,
+        _changes: changes,
     }
 }
 

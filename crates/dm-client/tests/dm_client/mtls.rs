@@ -4,19 +4,18 @@
 use gthulhu_dm_client::{ClientSettings, ClientTls, DEFAULT_TIMEOUT, HttpDecisionMakerClient};
 use gthulhu_domain::manager::{DecisionMakerAdapter, DmClientError};
 use gthulhu_domain::merkle;
-use gthulhu_rest::server_tls_config;
 
 use crate::helpers::{PUBLIC_KEY, client, spawn_real_dm};
 use crate::real_dm::intents;
 
-const CA: &str = include_str!("../../../rest/testdata/mtls/ca.crt");
-const DM_CERT: &str = include_str!("../../../rest/testdata/mtls/dm.crt");
-const DM_KEY_SEC1: &str = include_str!("../../../rest/testdata/mtls/dm.key");
-const MANAGER_CERT: &str = include_str!("../../../rest/testdata/mtls/manager.crt");
-const MANAGER_KEY_PKCS8: &str = include_str!("../../../rest/testdata/mtls/manager.key");
-const ROGUE_CERT: &str = include_str!("../../../rest/testdata/mtls/rogue.crt");
-const ROGUE_KEY: &str = include_str!("../../../rest/testdata/mtls/rogue.key");
-const ROGUE_CA: &str = include_str!("../../../rest/testdata/mtls/rogue_ca.crt");
+const CA: &str = gthulhu_test_support::mtls::CA;
+const DM_CERT: &str = gthulhu_test_support::mtls::DM_CERT;
+const DM_KEY_SEC1: &str = gthulhu_test_support::mtls::DM_KEY;
+const MANAGER_CERT: &str = gthulhu_test_support::mtls::MANAGER_CERT;
+const MANAGER_KEY_PKCS8: &str = gthulhu_test_support::mtls::MANAGER_KEY;
+const ROGUE_CERT: &str = gthulhu_test_support::mtls::ROGUE_CERT;
+const ROGUE_KEY: &str = gthulhu_test_support::mtls::ROGUE_KEY;
+const ROGUE_CA: &str = gthulhu_test_support::mtls::ROGUE_CA;
 /// An RSA client certificate with a PKCS#1 key, issued by its own CA.
 const RSA_CLIENT_CA: &str = include_str!("../../testdata/pkcs1_client_ca.crt");
 const RSA_CLIENT_CERT: &str = include_str!("../../testdata/manager_rsa.crt");
@@ -50,7 +49,7 @@ fn startup_error(tls: ClientTls) -> String {
 
 #[tokio::test]
 async fn calls_succeed_over_mtls_by_configured_name_or_by_ip() {
-    let dm = spawn_real_dm(Some(server_tls_config(DM_CERT, DM_KEY_SEC1, CA).unwrap())).await;
+    let dm = spawn_real_dm(Some((DM_CERT, DM_KEY_SEC1, CA))).await;
     let set = intents();
     // The DM is addressed as 127.0.0.1 but verified as DNS:localhost.
     let by_name = client(Some(manager_tls("localhost")));
@@ -66,7 +65,7 @@ async fn calls_succeed_over_mtls_by_configured_name_or_by_ip() {
 
 #[tokio::test]
 async fn pkcs1_rsa_client_keys_work() {
-    let dm = spawn_real_dm(Some(server_tls_config(DM_CERT, DM_KEY_SEC1, RSA_CLIENT_CA).unwrap())).await;
+    let dm = spawn_real_dm(Some((DM_CERT, DM_KEY_SEC1, RSA_CLIENT_CA))).await;
     let client = client(Some(tls(RSA_CLIENT_CERT, RSA_CLIENT_KEY_PKCS1, CA, "localhost")));
     client.push_intents(&dm.endpoint, &[]).await.unwrap();
     assert_eq!(client.merkle_root(&dm.endpoint).await.unwrap(), merkle::EMPTY_ROOT);
@@ -74,7 +73,7 @@ async fn pkcs1_rsa_client_keys_work() {
 
 #[tokio::test]
 async fn wrong_name_foreign_ca_or_foreign_client_certificate_fail() {
-    let dm = spawn_real_dm(Some(server_tls_config(DM_CERT, DM_KEY_SEC1, CA).unwrap())).await;
+    let dm = spawn_real_dm(Some((DM_CERT, DM_KEY_SEC1, CA))).await;
     let cases = [
         (
             "name not in the DM certificate",

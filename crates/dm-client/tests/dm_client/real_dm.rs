@@ -91,7 +91,7 @@ async fn deletes_and_an_empty_push_clear_the_set() {
 async fn a_foreign_public_key_gets_no_token() {
     let dm = spawn_real_dm(None).await;
     let client = HttpDecisionMakerClient::new(ClientSettings {
-        public_key_pem: include_str!("../../../dm-service/testdata/other_pub.pem").into(),
+        public_key_pem: gthulhu_test_support::keys::OTHER_PUB.into(),
         client_id: "manager-client".into(),
         mtls: None,
         timeout: DEFAULT_TIMEOUT,

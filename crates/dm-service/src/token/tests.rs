@@ -4,12 +4,12 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use super::{DM_TOKEN_ISSUER, ManagerClients, RsaTokenService, now_unix};
 
-const KEY_PKCS1: &str = include_str!("../../testdata/dm_key_pkcs1.pem");
-const KEY_PKCS8: &str = include_str!("../../testdata/dm_key_pkcs8.pem");
-const PUB: &str = include_str!("../../testdata/dm_pub.pem");
-const PUB_PKCS1: &str = include_str!("../../testdata/dm_pub_pkcs1.pem");
-const OTHER_KEY: &str = include_str!("../../testdata/other_key.pem");
-const OTHER_PUB: &str = include_str!("../../testdata/other_pub.pem");
+const KEY_PKCS1: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
+const KEY_PKCS8: &str = gthulhu_test_support::keys::DM_KEY_PKCS8;
+const PUB: &str = gthulhu_test_support::keys::DM_PUB;
+const PUB_PKCS1: &str = gthulhu_test_support::keys::DM_PUB_PKCS1;
+const OTHER_KEY: &str = gthulhu_test_support::keys::OTHER_KEY;
+const OTHER_PUB: &str = gthulhu_test_support::keys::OTHER_PUB;
 
 fn service() -> RsaTokenService {
     RsaTokenService::from_pem(KEY_PKCS1, 24).unwrap()

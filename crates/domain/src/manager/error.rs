@@ -43,8 +43,13 @@ pub enum ServiceError {
     Validation(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// A dependency other than storage is down (Kubernetes, a node's DM).
     #[error("{0}")]
     Unavailable(String),
+    /// The store is down: its own variant, so the storage-error counter
+    /// needs no message matching.
+    #[error("storage unavailable")]
+    StorageUnavailable,
     #[error("Internal Server Error")]
     Internal(String),
 }
@@ -56,7 +61,7 @@ impl From<RepoError> for ServiceError {
         match e {
             RepoError::NotFound => Self::NotFound("Not Found".into()),
             RepoError::Conflict(field) => Self::Conflict(format!("{field} already exists")),
-            RepoError::Unavailable(_) => Self::Unavailable("storage unavailable".into()),
+            RepoError::Unavailable(_) => Self::StorageUnavailable,
             RepoError::Other(detail) => Self::Internal(detail),
         }
     }

@@ -246,3 +246,18 @@ pub trait NodeService: Send + Sync {
     /// `Unavailable` when none is Online or every call failed.
     async fn node_pods_pids(&self, caller: &Caller, node_id: &str) -> ServiceResult<NodePodsPids>;
 }
+
+/// What `/ready` reports: each dependency's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// `None` when the store answered a ping; else why not (logged, never
+    /// shown: it may name hosts or paths).
+    pub storage_error: Option<super::RepoError>,
+    pub cluster: super::ClusterStatus,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReadinessService: Send + Sync {
+    async fn readiness(&self) -> Readiness;
+}

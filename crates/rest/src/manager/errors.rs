@@ -13,6 +13,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Validation(m) => Self::Validation(m),
             ServiceError::TooManyRequests(m) => Self::TooManyRequests(m),
             ServiceError::Unavailable(m) => Self::Unavailable(m),
+            ServiceError::StorageUnavailable => Self::StorageUnavailable,
             ServiceError::Internal(detail) => {
                 // The detail may name internals; it is logged, never sent.
                 tracing::error!(%detail, "internal error");
@@ -24,7 +25,7 @@ impl From<ServiceError> for ApiError {
 
 /// Whether a 503 is about storage (for the storage-error counter).
 pub(crate) fn is_storage_outage(error: &ApiError) -> bool {
-    matches!(error, ApiError::Unavailable(m) if m.starts_with("storage") || m.starts_with("database"))
+    matches!(error, ApiError::StorageUnavailable)
 }
 
 #[cfg(test)]
@@ -62,10 +63,11 @@ mod tests {
                 429,
                 "too many login attempts",
             ),
+            (ServiceError::StorageUnavailable, 503, "storage unavailable"),
             (
-                ServiceError::Unavailable("storage unavailable".into()),
+                ServiceError::Unavailable("kubernetes API unavailable".into()),
                 503,
-                "storage unavailable",
+                "kubernetes API unavailable",
             ),
             (
                 ServiceError::Internal("redb: table corrupt at /secret/path".into()),
@@ -78,8 +80,7 @@ mod tests {
             assert_eq!(api.status_code().as_u16(), status, "{api:?}");
             assert_eq!(api.to_string(), message);
         }
-        assert!(is_storage_outage(&ApiError::Unavailable("storage unavailable".into())));
-        assert!(is_storage_outage(&ApiError::Unavailable("database unavailable".into())));
+        assert!(is_storage_outage(&ServiceError::StorageUnavailable.into()));
         assert!(!is_storage_outage(&ApiError::Unavailable(
             "kubernetes API unavailable".into()
         )));

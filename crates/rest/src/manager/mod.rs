@@ -20,7 +20,7 @@ mod tests;
 use std::sync::Arc;
 
 use gthulhu_domain::manager::{
-    AuditService, AuthService, K8sAdapter, NodeService, Repository, RoleService, ScheduleIntentService,
+    AuditService, AuthService, NodeService, ReadinessService, RoleService, ScheduleIntentService,
     SchedulerConfigService, StrategyService, UserService,
 };
 use prometheus_client::registry::Registry;
@@ -30,9 +30,9 @@ pub use metrics::ManagerMetrics;
 pub use openapi::ApiDoc;
 pub use server::{ManagerServer, serve};
 
-/// What the Manager's handlers depend on: the domain's service traits, plus
-/// the storage and cluster ports that `/ready` probes. Injected by the
-/// binary (or a test) without knowing the implementations.
+/// What the Manager's handlers depend on: the domain's service traits only.
+/// Injected by the composition root (or a test) without knowing the
+/// implementations.
 pub struct ManagerApi {
     pub auth: Arc<dyn AuthService>,
     pub users: Arc<dyn UserService>,
@@ -42,8 +42,7 @@ pub struct ManagerApi {
     pub nodes: Arc<dyn NodeService>,
     pub scheduler_config: Arc<dyn SchedulerConfigService>,
     pub audit: Arc<dyn AuditService>,
-    pub repo: Arc<dyn Repository>,
-    pub k8s: Arc<dyn K8sAdapter>,
+    pub readiness: Arc<dyn ReadinessService>,
     /// Frozen after every component registered its metrics.
     pub registry: Arc<Registry>,
     pub metrics: ManagerMetrics,
@@ -70,6 +69,7 @@ pub trait ManagerServiceSet:
     + NodeService
     + SchedulerConfigService
     + AuditService
+    + ReadinessService
     + 'static
 {
 }
@@ -83,6 +83,7 @@ impl<T> ManagerServiceSet for T where
         + NodeService
         + SchedulerConfigService
         + AuditService
+        + ReadinessService
         + 'static
 {
 }
@@ -91,8 +92,6 @@ impl ManagerApi {
     /// Every service from `services`.
     pub fn new<S: ManagerServiceSet>(
         services: Arc<S>,
-        repo: Arc<dyn Repository>,
-        k8s: Arc<dyn K8sAdapter>,
         registry: Arc<Registry>,
         metrics: ManagerMetrics,
         settings: ManagerSettings,
@@ -105,9 +104,8 @@ impl ManagerApi {
             intents: services.clone(),
             nodes: services.clone(),
             scheduler_config: services.clone(),
+            readiness: services.clone(),
             audit: services,
-            repo,
-            k8s,
             registry,
             metrics,
             settings,

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use gthulhu_domain::manager::{
-    AuditEntry, Caller, ClusterStatus, MockAuditService, MockAuthService, MockK8sAdapter, MockNodeService,
-    MockRepository, MockRoleService, MockScheduleIntentService, MockSchedulerConfigService, MockStrategyService,
-    MockUserService, NodeApplyStatus, NodeInfo, NodeOverview, NodePodsPids, NodeStatus, ObjectId, PushResult,
-    RepoError, RoleChange, RuntimeDrift, ServiceError, StrategyApplied, User, UserStatus,
+    AuditEntry, Caller, ClusterStatus, MockAuditService, MockAuthService, MockNodeService, MockReadinessService,
+    MockRoleService, MockScheduleIntentService, MockSchedulerConfigService, MockStrategyService, MockUserService,
+    NodeApplyStatus, NodeInfo, NodeOverview, NodePodsPids, NodeStatus, ObjectId, PushResult, Readiness, RepoError,
+    RoleChange, RuntimeDrift, ServiceError, StrategyApplied, User, UserStatus,
 };
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
@@ -44,8 +44,7 @@ struct Mocks {
     intents: MockScheduleIntentService,
     nodes: MockNodeService,
     scheduler_config: MockSchedulerConfigService,
-    repo: MockRepository,
-    k8s: MockK8sAdapter,
+    readiness: MockReadinessService,
 }
 
 struct Served {
@@ -82,8 +81,7 @@ impl Mocks {
             nodes: Arc::new(self.nodes),
             scheduler_config: Arc::new(self.scheduler_config),
             audit: Arc::new(audit_service),
-            repo: Arc::new(self.repo),
-            k8s: Arc::new(self.k8s),
+            readiness: Arc::new(self.readiness),
             registry: registry.clone(),
             metrics,
             settings: ManagerSettings {
@@ -135,7 +133,7 @@ async fn service_errors_keep_their_status_and_hide_internal_details() {
     let mut mocks = Mocks::authorized();
     let errors = [
         ServiceError::TooManyRequests("too many login attempts".into()),
-        ServiceError::Unavailable("storage unavailable".into()),
+        ServiceError::StorageUnavailable,
         ServiceError::Internal("redb: /var/lib/secret is corrupt".into()),
         ServiceError::Conflict("username already exists".into()),
     ];
@@ -375,24 +373,18 @@ async fn aliases_reach_the_services_and_both_policy_spellings_are_refused() {
 #[actix_web::test]
 async fn readiness_names_each_dependency() {
     let mut mocks = Mocks::default();
-    let pings = Mutex::new(vec![
-        Ok(()),
-        Err(RepoError::Unavailable("mongodb://u:pw@db down".into())),
-        Ok(()),
+    let answers = Mutex::new(vec![
+        (None, ClusterStatus::Ready),
+        (
+            Some(RepoError::Unavailable("mongodb://u:pw@db down".into())),
+            ClusterStatus::Ready,
+        ),
+        (None, ClusterStatus::NotConfigured("no cluster configured".into())),
     ]);
-    mocks
-        .repo
-        .expect_ping()
-        .returning(move || pings.lock().unwrap().remove(0));
-    let statuses = Mutex::new(vec![
-        ClusterStatus::Ready,
-        ClusterStatus::Ready,
-        ClusterStatus::NotConfigured("no cluster configured".into()),
-    ]);
-    mocks
-        .k8s
-        .expect_status()
-        .returning(move || statuses.lock().unwrap().remove(0));
+    mocks.readiness.expect_readiness().returning(move || {
+        let (storage_error, cluster) = answers.lock().unwrap().remove(0);
+        Readiness { storage_error, cluster }
+    });
     let app = mocks.spawn();
     let (s, b) = app.send(reqwest::Method::GET, "/ready", None).await;
     assert_eq!(

@@ -15,7 +15,7 @@ use super::release_binary;
 use crate::bench::interrupt;
 
 /// The Manager's key (user JWTs; its public half is what it shows DMs).
-const PRIVATE_KEY_PEM: &str = include_str!("../../../../crates/dm-service/testdata/dm_key_pkcs1.pem");
+const PRIVATE_KEY_PEM: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
 
 /// A child process, killed and reaped on drop.
 pub struct Service {

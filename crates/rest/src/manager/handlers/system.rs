@@ -35,11 +35,12 @@ pub(crate) async fn version(api: web::Data<ManagerApi>) -> HttpResponse {
 pub(crate) async fn ready(api: web::Data<ManagerApi>) -> HttpResponse {
     let mut checks = BTreeMap::new();
     let mut failing = Vec::new();
-    match api.repo.ping().await {
-        Ok(()) => {
+    let readiness = api.readiness.readiness().await;
+    match readiness.storage_error {
+        None => {
             checks.insert("storage", "ok".to_string());
         }
-        Err(e) => {
+        Some(e) => {
             // The reason is logged, not shown: it may name hosts or paths.
             tracing::warn!(error = %e, "readiness: storage ping failed");
             api.metrics.storage_error();
@@ -47,7 +48,7 @@ pub(crate) async fn ready(api: web::Data<ManagerApi>) -> HttpResponse {
             failing.push("storage");
         }
     }
-    let cluster = match api.k8s.status() {
+    let cluster = match readiness.cluster {
         ClusterStatus::Ready => "ok".to_string(),
         ClusterStatus::Unreachable(reason) => format!("unreachable: {reason}"),
         ClusterStatus::NotConfigured(reason) => format!("not configured: {reason}"),

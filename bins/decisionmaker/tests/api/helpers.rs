@@ -1,25 +1,30 @@
-use gthulhu_daemon_client::DaemonClient;
 use gthulhu_fake_scheduler_daemon::{FakeDaemon, Options as DaemonOptions};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, NoPodMetadata, RsaTokenService, SchedulerMetricsStore};
+use gthulhu_decisionmaker::Overrides;
+use gthulhu_dm_service::NoPodMetadata;
 use gthulhu_domain::{MockProcessIndex, PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
-use gthulhu_rest::dm::{DmApi, DmSettings};
-use gthulhu_rest::{HttpMetrics, bind_listener};
-use prometheus_client::registry::Registry;
+use gthulhu_test_support::apps::dm::{spawn_dm, test_config};
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub const PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/dm_key_pkcs1.pem");
-pub const PUBLIC_KEY: &str = include_str!("../../../dm-service/testdata/dm_pub.pem");
-pub const PUBLIC_KEY_PKCS1: &str = include_str!("../../../dm-service/testdata/dm_pub_pkcs1.pem");
-pub const OTHER_PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/other_key.pem");
-pub const OTHER_PUBLIC_KEY: &str = include_str!("../../../dm-service/testdata/other_pub.pem");
-pub const TTL_HOURS: i64 = 3;
+pub const PRIVATE_KEY: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
+pub const PUBLIC_KEY: &str = gthulhu_test_support::keys::DM_PUB;
+pub const PUBLIC_KEY_PKCS1: &str = gthulhu_test_support::keys::DM_PUB_PKCS1;
+pub const OTHER_PRIVATE_KEY: &str = gthulhu_test_support::keys::OTHER_KEY;
+pub const OTHER_PUBLIC_KEY: &str = gthulhu_test_support::keys::OTHER_PUB;
+pub const TTL_HOURS: i64 = gthulhu_test_support::apps::dm::TOKEN_TTL_HOURS;
 
 pub const POD_A: &str = "31e4e721-a5a0-421a-ae1d-b7971ae30d6e";
 pub const POD_B: &str = "e52d4a2a-6e5f-44d9-a8b8-37ff3daa7413";
+
+/// The DM's serving certificate, key and client CA (`mtls.*`).
+pub struct MtlsPems {
+    pub cert: &'static str,
+    pub key: &'static str,
+    pub ca: &'static str,
+}
 
 #[derive(Default)]
 pub struct Options {
@@ -27,7 +32,7 @@ pub struct Options {
     pub max_body_bytes: Option<usize>,
     /// `None` keeps the index unbuilt (as before the first refresh).
     pub snapshot: Option<ProcessSnapshot>,
-    pub tls: Option<rustls::ServerConfig>,
+    pub tls: Option<MtlsPems>,
     pub timeouts: Option<gthulhu_rest::Timeouts>,
 }
 
@@ -38,8 +43,6 @@ pub struct TestApp {
     changes: watch::Sender<u64>,
     /// The scheduler daemon behind `/api/v1/runtime-config`.
     pub daemon: FakeDaemon,
-    /// Keeps the resolver running for the app's lifetime.
-    _stop: watch::Sender<bool>,
 }
 
 pub fn process(pid: u32, comm: &str, container: &str) -> ProcessInfo {
@@ -76,6 +79,8 @@ pub fn two_pods() -> ProcessSnapshot {
     }
 }
 
+/// The real app (its composition root) over a mocked process index whose
+/// snapshot the test sets, with a fake scheduler daemon.
 pub async fn spawn_app(options: Options) -> TestApp {
     let snapshot = Arc::new(Mutex::new(options.snapshot.map(Arc::new)));
     let (changes, rx) = watch::channel(0u64);
@@ -86,41 +91,30 @@ pub async fn spawn_app(options: Options) -> TestApp {
     index.expect_health().returning(ScanHealth::default);
     index.expect_threads().returning(|_| Vec::new());
 
-    let mut registry = Registry::default();
-    let dm = DecisionMaker::new(
-        Arc::new(index),
-        Arc::new(NoPodMetadata::new("no pod watch in tests")),
-        LegacyPriorityMap::default(),
-    );
-    let metrics = Arc::new(SchedulerMetricsStore::default());
-    gthulhu_rest::dm::register_dm_metrics(&mut registry, metrics.clone(), dm.clone());
-    let http_metrics = HttpMetrics::register(&mut registry);
-    let (stop, stop_rx) = watch::channel(false);
-    dm.spawn_resolver(stop_rx);
-
-    let tls = options.tls.is_some();
     let daemon = FakeDaemon::start(DaemonOptions::default()).await.unwrap();
-    let runtime = DaemonClient::new(&daemon.url(), std::time::Duration::from_secs(5)).unwrap();
-    let api = DmApi {
-        tokens: Arc::new(RsaTokenService::from_pem(PRIVATE_KEY, TTL_HOURS).unwrap()),
-        intents: dm.clone(),
-        scheduling: dm,
-        metrics,
-        runtime: Arc::new(runtime),
-        registry: Arc::new(registry),
-        http_metrics,
-        settings: DmSettings {
-            standalone: options.standalone,
-            max_body_bytes: options.max_body_bytes.unwrap_or(1 << 20),
-            node_name: "test-node".into(),
-            version: "test".into(),
-            timeouts: options.timeouts.unwrap_or_default(),
-        },
+    let mut config = test_config(&daemon.url());
+    config.daemon.timeout_sec = 5;
+    config.standalone.enable = options.standalone;
+    if let Some(max) = options.max_body_bytes {
+        config.server.max_body_bytes = max;
+    }
+    if let Some(t) = options.timeouts {
+        config.server.client_request_timeout_ms = t.client_request.as_millis() as u64;
+        config.server.client_disconnect_timeout_ms = t.client_disconnect.as_millis() as u64;
+        config.server.keep_alive_s = t.keep_alive.as_secs();
+    }
+    let tls = options.tls.is_some();
+    if let Some(pems) = options.tls {
+        config.mtls.enable = true;
+        config.mtls.cert_pem = pems.cert.into();
+        config.mtls.key_pem = pems.key.into();
+        config.mtls.ca_pem = pems.ca.into();
+    }
+    let overrides = Overrides {
+        index: Some(Arc::new(index)),
+        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
     };
-    let listener = bind_listener("127.0.0.1:0").unwrap();
-    let server = gthulhu_rest::dm::serve(api, listener, options.tls).unwrap();
-    let port = server.local_addr.port();
-    tokio::spawn(server.server);
+    let port = spawn_dm(config, overrides).await.port();
     let base = if tls {
         format!("https://localhost:{port}")
     } else {
@@ -132,7 +126,6 @@ pub async fn spawn_app(options: Options) -> TestApp {
         snapshot,
         changes,
         daemon,
-        _stop: stop,
     }
 }
 

@@ -3,16 +3,16 @@
 
 use gthulhu_rest::server_tls_config;
 
-use crate::helpers::{Options, spawn_app};
+use crate::helpers::{MtlsPems, Options, spawn_app};
 
-const CA: &str = include_str!("../../testdata/mtls/ca.crt");
-const DM_CERT: &str = include_str!("../../testdata/mtls/dm.crt");
-const DM_KEY_SEC1: &str = include_str!("../../testdata/mtls/dm.key");
-const DM_KEY_PKCS8: &str = include_str!("../../testdata/mtls/dm_pkcs8.key");
-const CLIENT_CERT: &str = include_str!("../../testdata/mtls/manager.crt");
-const CLIENT_KEY: &str = include_str!("../../testdata/mtls/manager.key");
-const ROGUE_CERT: &str = include_str!("../../testdata/mtls/rogue.crt");
-const ROGUE_KEY: &str = include_str!("../../testdata/mtls/rogue.key");
+const CA: &str = gthulhu_test_support::mtls::CA;
+const DM_CERT: &str = gthulhu_test_support::mtls::DM_CERT;
+const DM_KEY_SEC1: &str = gthulhu_test_support::mtls::DM_KEY;
+const DM_KEY_PKCS8: &str = gthulhu_test_support::mtls::DM_KEY_PKCS8;
+const CLIENT_CERT: &str = gthulhu_test_support::mtls::MANAGER_CERT;
+const CLIENT_KEY: &str = gthulhu_test_support::mtls::MANAGER_KEY;
+const ROGUE_CERT: &str = gthulhu_test_support::mtls::ROGUE_CERT;
+const ROGUE_KEY: &str = gthulhu_test_support::mtls::ROGUE_KEY;
 
 fn client(identity: Option<(&str, &str)>, http1_only: bool) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
@@ -29,7 +29,11 @@ fn client(identity: Option<(&str, &str)>, http1_only: bool) -> reqwest::Client {
 
 #[tokio::test]
 async fn client_certificate_is_required_and_both_alpn_protocols_work() {
-    let tls = server_tls_config(DM_CERT, DM_KEY_SEC1, CA).unwrap();
+    let tls = MtlsPems {
+        cert: DM_CERT,
+        key: DM_KEY_SEC1,
+        ca: CA,
+    };
     let app = spawn_app(Options {
         tls: Some(tls),
         ..Default::default()

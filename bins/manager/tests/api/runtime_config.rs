@@ -22,7 +22,7 @@ struct Node {
     name: &'static str,
     daemon: FakeDaemon,
     port: u16,
-    _dm: watch::Sender<bool>,
+    _dm: watch::Sender<u64>,
 }
 
 async fn node(name: &'static str) -> Node {

@@ -1,26 +1,21 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use gthulhu_dm_client::{ClientSettings, HttpDecisionMakerClient};
 use gthulhu_domain::manager::{K8sAdapter, Repository};
-use gthulhu_manager_service::{
-    JwtKeys, ManagerServices, NoCluster, ServiceDeps, ServiceSettings, bootstrap_admin, run_migrations,
-};
-use gthulhu_rest::bind_listener;
-use gthulhu_rest::manager::{ManagerApi, ManagerMetrics, ManagerSettings, SessionCookieSettings};
+use gthulhu_manager::Overrides;
+use gthulhu_manager_service::{ManagerServices, ServiceSettings};
+use gthulhu_rest::manager::{CookieSecure, SessionCookieSettings};
 use gthulhu_store_redb::RedbRepository;
+use gthulhu_test_support::apps::manager::spawn_manager;
+pub use gthulhu_test_support::apps::manager::{ADMIN, ADMIN_PASSWORD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use prometheus_client::registry::Registry;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-pub const PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/dm_key_pkcs1.pem");
-pub const PUBLIC_KEY: &str = include_str!("../../../dm-service/testdata/dm_pub.pem");
-pub const OTHER_PRIVATE_KEY: &str = include_str!("../../../dm-service/testdata/other_key.pem");
+pub const PRIVATE_KEY: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
+pub const PUBLIC_KEY: &str = gthulhu_test_support::keys::DM_PUB;
+pub const OTHER_PRIVATE_KEY: &str = gthulhu_test_support::keys::OTHER_KEY;
 
-pub const ADMIN: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "your-password-here";
 pub const PASSWORD: &str = "initial-pass";
 
 pub type WrapRepo = fn(Arc<dyn Repository>) -> Arc<dyn Repository>;
@@ -66,63 +61,63 @@ pub struct TestApp {
     pub services: Arc<ManagerServices>,
 }
 
-/// The real app on a random loopback port: real services over the embedded
-/// redb store in a temporary directory, no cluster, bcrypt cost 4, the
-/// fixed RSA key of the test data, migrations run and the admin bootstrapped.
+/// The real app (its composition root) on a random loopback port: the
+/// embedded redb store in a temporary directory, no cluster, bcrypt cost 4,
+/// the fixed RSA key of the test data, migrations run and the admin
+/// bootstrapped.
 pub async fn spawn_app(options: Options) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut repo: Arc<dyn Repository> = match options.repo.clone() {
-        Some(repo) => repo,
-        None => Arc::new(RedbRepository::open(&dir.path().join("manager.redb")).unwrap()),
+    let store_dir = tempfile::tempdir().unwrap();
+    let repo = match (options.repo, options.wrap_repo) {
+        (Some(repo), _) => Some(repo),
+        (None, Some(wrap)) => {
+            let redb: Arc<dyn Repository> =
+                Arc::new(RedbRepository::open(&store_dir.path().join("manager.redb")).unwrap());
+            Some(wrap(redb))
+        }
+        (None, None) => None,
     };
-    if let Some(wrap) = options.wrap_repo {
-        repo = wrap(repo);
-    }
-    run_migrations(repo.as_ref()).await.unwrap();
-    bootstrap_admin(repo.as_ref(), ADMIN, ADMIN_PASSWORD, 4).await.unwrap();
-    let k8s: Arc<dyn K8sAdapter> = options.k8s.clone().unwrap_or_else(|| Arc::new(NoCluster));
-    let jwt = JwtKeys::from_pem(PRIVATE_KEY).unwrap();
-    let dms = HttpDecisionMakerClient::new(ClientSettings {
-        public_key_pem: jwt.public_key_pem(),
-        client_id: "manager-client".into(),
-        mtls: None,
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap();
-    let services = ManagerServices::new(ServiceDeps {
-        repo: repo.clone(),
-        k8s: k8s.clone(),
-        dms: Arc::new(dms),
-        jwt,
-        settings: ServiceSettings {
-            login_rate_per_min: options.login_rate_per_min,
-            bcrypt_cost: 4,
-            ..options.services.clone()
-        },
-    });
-    let mut registry = Registry::default();
-    let metrics = ManagerMetrics::register(&mut registry);
-    let api = ManagerApi::new(
-        services.clone(),
+    let login_rate_per_min = options.login_rate_per_min;
+    let services = options.services;
+    let overrides = Overrides {
         repo,
-        k8s,
-        Arc::new(registry),
-        metrics,
-        ManagerSettings {
-            max_body_bytes: options.max_body_bytes,
-            version: "test".into(),
-            timeouts: options.timeouts,
-            sessions: options.sessions.clone(),
+        k8s: options.k8s,
+        settings: Some(Box::new(move |settings| {
+            *settings = ServiceSettings {
+                login_rate_per_min,
+                bcrypt_cost: 4,
+                ..services
+            };
+        })),
+    };
+    let timeouts = options.timeouts;
+    let sessions = options.sessions;
+    let max_body_bytes = options.max_body_bytes;
+    let app = spawn_manager(
+        |config| {
+            config.server.max_body_bytes = max_body_bytes;
+            config.server.client_request_timeout_ms = timeouts.client_request.as_millis() as u64;
+            config.server.client_disconnect_timeout_ms = timeouts.client_disconnect.as_millis() as u64;
+            config.server.keep_alive_s = timeouts.keep_alive.as_secs();
+            config.auth.allowed_origins = sessions.allowed_origins.join(",");
+            config.auth.cookie_secure = match sessions.secure {
+                CookieSecure::Auto => "auto",
+                CookieSecure::Always => "true",
+                CookieSecure::Never => "false",
+            }
+            .into();
         },
-    );
-    let server = gthulhu_rest::manager::serve(api, bind_listener("127.0.0.1:0").unwrap()).unwrap();
-    let base = format!("http://127.0.0.1:{}", server.local_addr.port());
-    tokio::spawn(server.server);
+        overrides,
+    )
+    .await;
     TestApp {
-        base,
+        base: app.base,
         client: reqwest::Client::new(),
-        dir,
-        services,
+        dir: if options.wrap_repo.is_some() {
+            store_dir
+        } else {
+            app.dir
+        },
+        services: app.services,
     }
 }
 

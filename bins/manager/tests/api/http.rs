@@ -286,7 +286,7 @@ async fn readiness_version_and_metrics() {
     let (s, b) = app.call(Method::GET, "/version", None, None).await;
     assert_eq!(
         (s, b["message"].as_str(), b["version"].as_str()),
-        (200, Some("BSS Metrics API Server"), Some("test"))
+        (200, Some("BSS Metrics API Server"), Some(env!("CARGO_PKG_VERSION")))
     );
     let text = app
         .client

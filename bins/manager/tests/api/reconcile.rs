@@ -3,69 +3,43 @@
 //! (the cluster is a mock: one pod, one DM). Equal roots here mean the
 //! Manager's expected root is bit-identical to the DM's.
 
-use gthulhu_daemon_client::DaemonClient;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gthulhu_decisionmaker::Overrides;
 use gthulhu_dm_client::{ClientSettings, HttpDecisionMakerClient};
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, NoPodMetadata, RsaTokenService, SchedulerMetricsStore};
+use gthulhu_dm_service::NoPodMetadata;
 use gthulhu_domain::manager::{
     ClusterStatus, DecisionMakerAdapter, DecisionMakerEndpoint, DmState, IntentState, MockK8sAdapter, ObjectId,
     PodInfo, Repository, ScheduleStrategy, StrategySpec,
 };
 use gthulhu_domain::{MockProcessIndex, ProcessSnapshot, ScanHealth, ScanMode, merkle};
-use gthulhu_manager_service::{
-    JwtKeys, ManagerServices, PassOutcome, PassReport, ReconcilerSettings, ServiceDeps, ServiceSettings,
-};
-use gthulhu_rest::bind_listener;
-use gthulhu_rest::dm::{DmApi, DmSettings};
+use gthulhu_manager_service::{JwtKeys, PassOutcome, PassReport, ReconcilerSettings};
 use gthulhu_store_redb::RedbRepository;
-use prometheus_client::registry::Registry;
+use gthulhu_test_support::apps::dm::{spawn_dm as spawn_dm_app, test_config};
 use tokio::sync::{broadcast, watch};
 
-use crate::helpers::PRIVATE_KEY;
+use crate::helpers::{Options, PRIVATE_KEY, spawn_app};
 
 /// A Decision Maker with no processes, signing tokens with the test key,
 /// whose scheduler daemon is at `daemon`; its port, and the sender that
-/// keeps its resolver running.
-pub(crate) async fn spawn_dm(daemon: &str) -> (u16, watch::Sender<bool>) {
+/// keeps its index's change feed open.
+pub(crate) async fn spawn_dm(daemon: &str) -> (u16, watch::Sender<u64>) {
     let mut index = MockProcessIndex::new();
     let empty = Arc::new(ProcessSnapshot::empty(ScanMode::Cgroups));
     index.expect_snapshot().returning(move || Some(empty.clone()));
-    let (_changes, changes_rx) = watch::channel(0u64);
+    let (changes, changes_rx) = watch::channel(0u64);
     index.expect_subscribe().returning(move || changes_rx.clone());
     index.expect_health().returning(ScanHealth::default);
     index.expect_threads().returning(|_| Vec::new());
-    let dm = DecisionMaker::new(
-        Arc::new(index),
-        Arc::new(NoPodMetadata::new("no pod watch in tests")),
-        LegacyPriorityMap::default(),
-    );
-    let mut registry = Registry::default();
-    let metrics = Arc::new(SchedulerMetricsStore::default());
-    let http_metrics = gthulhu_rest::HttpMetrics::register(&mut registry);
-    let (stop, stop_rx) = watch::channel(false);
-    dm.spawn_resolver(stop_rx);
-    let api = DmApi {
-        tokens: Arc::new(RsaTokenService::from_pem(PRIVATE_KEY, 3).unwrap()),
-        intents: dm.clone(),
-        scheduling: dm,
-        metrics,
-        runtime: Arc::new(DaemonClient::new(daemon, Duration::from_secs(2)).unwrap()),
-        registry: Arc::new(registry),
-        http_metrics,
-        settings: DmSettings {
-            standalone: false,
-            max_body_bytes: 1 << 20,
-            node_name: "n1".into(),
-            version: "test".into(),
-            timeouts: Default::default(),
-        },
+    let mut config = test_config(daemon);
+    config.daemon.timeout_sec = 2;
+    config.standalone.node_name = "n1".into();
+    let overrides = Overrides {
+        index: Some(Arc::new(index)),
+        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
     };
-    let server = gthulhu_rest::dm::serve(api, bind_listener("127.0.0.1:0").unwrap(), None).unwrap();
-    let port = server.local_addr.port();
-    tokio::spawn(server.server);
-    (port, stop)
+    (spawn_dm_app(config, overrides).await.port(), changes)
 }
 
 fn completed(outcome: PassOutcome) -> PassReport {
@@ -107,27 +81,22 @@ async fn reconciler_converges_a_real_decision_maker() {
 
     let dir = tempfile::tempdir().unwrap();
     let repo: Arc<dyn Repository> = Arc::new(RedbRepository::open(&dir.path().join("m.redb")).unwrap());
+    let app = spawn_app(Options {
+        repo: Some(repo.clone()),
+        k8s: Some(Arc::new(k8s)),
+        ..Options::default()
+    })
+    .await;
     let jwt = JwtKeys::from_pem(PRIVATE_KEY).unwrap();
-    let client = Arc::new(
-        HttpDecisionMakerClient::new(ClientSettings {
-            public_key_pem: jwt.public_key_pem(),
-            client_id: "manager-client".into(),
-            mtls: None,
-            timeout: Duration::from_secs(10),
-        })
-        .unwrap(),
-    );
-    let services = ManagerServices::new(ServiceDeps {
-        repo: repo.clone(),
-        k8s: Arc::new(k8s),
-        dms: client.clone(),
-        jwt,
-        settings: ServiceSettings {
-            bcrypt_cost: 4,
-            ..ServiceSettings::default()
-        },
-    });
-    let reconciler = services.reconciler(ReconcilerSettings::default());
+    // The same client the Manager uses, to read the DM's root directly.
+    let client = HttpDecisionMakerClient::new(ClientSettings {
+        public_key_pem: jwt.public_key_pem(),
+        client_id: "manager-client".into(),
+        mtls: None,
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let reconciler = app.services.reconciler(ReconcilerSettings::default());
     // Stored with no intents: the pod appeared after the strategy.
     let strategy = ScheduleStrategy {
         id: ObjectId::new(),
