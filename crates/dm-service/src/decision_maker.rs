@@ -162,9 +162,10 @@ impl SchedulingService for DecisionMaker {
                 processes: pod.processes.clone(),
             })
             .collect();
+        let last_scan = self.index.health().last_scan_at.unwrap_or(snapshot.scanned_at);
         Ok(PodReport {
             pods,
-            scanned_at: snapshot.scanned_at,
+            scanned_at: last_scan.max(snapshot.scanned_at),
         })
     }
 
