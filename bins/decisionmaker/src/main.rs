@@ -94,7 +94,7 @@ async fn run(config: DmConfig) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION").to_string(),
         },
     };
-    let server = gthulhu_rest::dm::serve(api, listener, tls)?;
+    let server = gthulhu_rest::dm::serve_with_workers(api, listener, tls, config.server.workers)?;
     tracing::info!(
         address = %server.local_addr,
         mtls = config.mtls.enable,
