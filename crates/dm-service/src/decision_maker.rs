@@ -3,8 +3,8 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use gthulhu_domain::{
-    DeleteIntents, DmError, DmHealth, EncodedJson, Intent, IntentService, PodMeta, PodMetadataSource, PodReport, PodReportEntry,
-    ProcessIndex, SchedulingDecision, SchedulingService, StrategyTemplate,
+    DeleteIntents, DmError, DmHealth, EncodedJson, Intent, IntentService, PodMeta, PodMetadataSource, PodReport,
+    PodReportEntry, ProcessIndex, SchedulingDecision, SchedulingService, StrategyTemplate,
 };
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -100,13 +100,7 @@ impl DecisionMaker {
             Some(Vec::new())
         } else {
             self.index.snapshot().map(|snapshot| {
-                resolver::resolve(
-                    &snapshot,
-                    &intents,
-                    &templates,
-                    self.metadata.as_ref(),
-                    self.priorities,
-                )
+                resolver::resolve(&snapshot, &intents, &templates, self.metadata.as_ref(), self.priorities)
             })
         };
         let Some(next) = next else {

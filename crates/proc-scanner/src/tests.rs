@@ -305,7 +305,10 @@ fn generation_changes_only_with_content() {
     assert!(!generations.has_changed().unwrap());
     let snapshot = scanner.snapshot().unwrap();
     assert_eq!(snapshot.generation, 1);
-    assert_eq!(snapshot.scanned_at, scanned_at, "an unchanged refresh keeps the snapshot");
+    assert_eq!(
+        snapshot.scanned_at, scanned_at,
+        "an unchanged refresh keeps the snapshot"
+    );
     assert!(scanner.health().last_scan_at.unwrap() > scanned_at);
 
     // A changed ppid is a content change.

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use redb::{Database, Durability};
 
+use crate::error::Failure;
+
 /// The longest a derived write stays without a durable commit after it.
 /// redb also only frees pages at durable commits, which this bounds too.
 pub const DERIVED_SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -45,22 +47,23 @@ pub struct BackgroundSync {
 impl BackgroundSync {
     pub fn start(db: Arc<Database>, syncs: Arc<DeferredSync>, interval: Duration) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("redb-sync".into())
-            .spawn(move || {
-                loop {
-                    let last = matches!(stopped.recv_timeout(interval), Ok(()) | Err(RecvTimeoutError::Disconnected));
-                    if syncs.take()
-                        && let Err(error) = sync(&db)
-                    {
-                        tracing::warn!(%error, "durable commit of the derived writes failed; retrying");
-                        syncs.committed_without_sync();
-                    }
-                    if last {
-                        return;
-                    }
+        let thread = std::thread::Builder::new().name("redb-sync".into()).spawn(move || {
+            loop {
+                let last = matches!(
+                    stopped.recv_timeout(interval),
+                    Ok(()) | Err(RecvTimeoutError::Disconnected)
+                );
+                if syncs.take()
+                    && let Err(error) = sync(&db)
+                {
+                    tracing::warn!(error = %error.0, "durable commit of the derived writes failed; retrying");
+                    syncs.committed_without_sync();
                 }
-            })?;
+                if last {
+                    return;
+                }
+            }
+        })?;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
@@ -68,7 +71,7 @@ impl BackgroundSync {
     }
 }
 
-fn sync(db: &Database) -> Result<(), redb::Error> {
+fn sync(db: &Database) -> Result<(), Failure> {
     let mut tx = db.begin_write()?;
     tx.set_durability(Durability::Immediate);
     tx.commit()?;

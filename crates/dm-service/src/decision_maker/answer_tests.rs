@@ -21,7 +21,11 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 
 fn json(encoded: &EncodedJson) -> Value {
     assert_eq!(encoded.identity.last(), Some(&b'\n'), "bodies end with a newline");
-    assert_eq!(gunzip(&encoded.gzip), encoded.identity, "gzip decodes to the identity body");
+    assert_eq!(
+        gunzip(&encoded.gzip),
+        encoded.identity,
+        "gzip decodes to the identity body"
+    );
     serde_json::from_slice(&encoded.identity).unwrap()
 }
 
@@ -31,7 +35,9 @@ fn dm_with_index(snapshot: ProcessSnapshot) -> (Arc<DecisionMaker>, Arc<Mutex<Ar
     let (_tx, rx) = watch::channel(0);
     let mut index = MockProcessIndex::new();
     let c = current.clone();
-    index.expect_snapshot().returning(move || Some(c.lock().unwrap().clone()));
+    index
+        .expect_snapshot()
+        .returning(move || Some(c.lock().unwrap().clone()));
     index.expect_subscribe().returning(move || rx.clone());
     index.expect_health().returning(ScanHealth::default);
     let dm = DecisionMaker::new(Arc::new(index), metadata(vec![]), LegacyPriorityMap::default());

@@ -20,7 +20,10 @@ fn real_proc_refresh_cost_follows_the_change() {
     let before = scanner.snapshot().unwrap();
     let outcome = scanner.refresh().unwrap();
     assert!(!outcome.changed);
-    assert_eq!((outcome.pods, outcome.processes, outcome.generation), (1, 2, before.generation));
+    assert_eq!(
+        (outcome.pods, outcome.processes, outcome.generation),
+        (1, 2, before.generation)
+    );
     assert_eq!(stat_reads(), 0);
     assert!(
         Arc::ptr_eq(&before, &scanner.snapshot().unwrap()),

@@ -32,7 +32,10 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 /// decoded gzip one.
 async fn both(app: &TestApp, path: &str) -> Value {
     let (status, encoding, vary, identity) = get(app, path, None).await;
-    assert_eq!((status, encoding, vary.as_deref()), (200, None, Some("accept-encoding")));
+    assert_eq!(
+        (status, encoding, vary.as_deref()),
+        (200, None, Some("accept-encoding"))
+    );
     let (status, encoding, vary, gzip) = get(app, path, Some("gzip")).await;
     assert_eq!(
         (status, encoding.as_deref(), vary.as_deref()),

@@ -4,9 +4,9 @@ use gthulhu_domain::StrategyTemplate;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::encoded::reply;
 use crate::ApiError;
 use crate::body::read_json_detailed;
-use super::encoded::reply;
 use crate::dm::{Bearer, DmApi};
 use crate::envelope::{json_response, now};
 
