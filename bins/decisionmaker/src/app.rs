@@ -114,7 +114,7 @@ impl Application {
                 version: env!("CARGO_PKG_VERSION").to_string(),
             },
         };
-        let server = gthulhu_rest::dm::serve(api, listener, tls)?;
+        let server = gthulhu_rest::dm::serve_with_workers(api, listener, tls, config.server.workers)?;
         tracing::info!(
             address = %server.local_addr,
             mtls = config.mtls.enable,

@@ -28,6 +28,10 @@ pub struct ServerConfig {
     pub client_disconnect_timeout_ms: u64,
     /// Idle time a kept-alive connection may wait for its next request.
     pub keep_alive_s: u64,
+    /// HTTP worker threads (0 counts as 1). One scheduler and the Manager
+    /// are the clients, and a poll is a buffer write: a worker per core
+    /// (actix's default) only adds threads and their buffers.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +42,7 @@ impl Default for ServerConfig {
             client_request_timeout_ms: 15_000,
             client_disconnect_timeout_ms: 1_000,
             keep_alive_s: 60,
+            workers: 2,
         }
     }
 }
@@ -229,8 +234,10 @@ mod tests {
             jail.set_env("DM_SERVER_CLIENT_REQUEST_TIMEOUT_MS", "2500");
             jail.set_env("DM_TOKEN_MANAGER_CLIENT_IDS", "[mgr-a, mgr-b]");
             jail.set_env("DM_STANDALONE_LEGACY_PRIORITY_FALSE", "0");
+            jail.set_env("DM_SERVER_WORKERS", "1");
             jail.set_env("DM_CONFIG_NAME", "dm");
             let c = load_dm(Some(Path::new("dm.toml")), &[]).unwrap();
+            assert_eq!(c.server.workers, 1);
             assert_eq!(c.server.host, "127.0.0.1:7000");
             assert!(c.mtls.enable);
             assert!(c.token.rsa_private_key_pem.contains("\nabc\n"));

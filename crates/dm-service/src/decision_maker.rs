@@ -1,14 +1,16 @@
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use gthulhu_domain::{
-    DeleteIntents, DmError, DmHealth, Intent, IntentService, PodMeta, PodMetadataSource, PodReport, PodReportEntry,
-    ProcessIndex, SchedulingDecision, SchedulingService, StrategyTemplate,
+    DeleteIntents, DmError, DmHealth, EncodedJson, Intent, IntentService, PodMeta, PodMetadataSource, PodReport,
+    PodReportEntry, ProcessIndex, SchedulingDecision, SchedulingService, StrategyTemplate,
 };
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::encoded;
 use crate::intent_store::IntentStore;
 use crate::resolver;
 use crate::template_store::TemplateStore;
@@ -29,9 +31,23 @@ impl Default for LegacyPriorityMap {
     }
 }
 
-/// The last resolution: `None` while the index has never been built and
-/// there is something to resolve.
-type Resolved = Option<Arc<Vec<SchedulingDecision>>>;
+/// The last resolution and its poll body, built together so a poll never
+/// sees one list's body with another's entries.
+#[derive(Clone)]
+struct Resolution {
+    decisions: Arc<Vec<SchedulingDecision>>,
+    answer: EncodedJson,
+}
+
+/// `None` while the index has never been built and there is something to
+/// resolve.
+type Resolved = Option<Resolution>;
+
+/// The Merkle reply of the root it was built for.
+struct MerkleAnswer {
+    root: String,
+    answer: EncodedJson,
+}
 
 /// The node's decision maker: intents and templates in, PID-level
 /// decisions out. Resolution runs when intents, templates, the process
@@ -45,6 +61,9 @@ pub struct DecisionMaker {
     resolved: ArcSwap<Resolved>,
     /// Serialises resolutions so an older one never overwrites a newer one.
     resolve_lock: Mutex<()>,
+    /// Written under its lock after every intent change, so the last
+    /// writer builds the body of the last root.
+    merkle: Mutex<MerkleAnswer>,
 }
 
 impl DecisionMaker {
@@ -59,32 +78,63 @@ impl DecisionMaker {
             intents: IntentStore::default(),
             templates: TemplateStore::default(),
             priorities,
-            resolved: ArcSwap::from_pointee(Some(Arc::new(Vec::new()))),
+            resolved: ArcSwap::from_pointee(None),
             resolve_lock: Mutex::new(()),
+            merkle: Mutex::new(MerkleAnswer {
+                root: String::new(),
+                answer: EncodedJson::default(),
+            }),
         });
+        dm.refresh_merkle();
         dm.resolve();
         dm
     }
 
-    /// Re-resolves the scheduling list from the current state.
+    /// Re-resolves the scheduling list from the current state. The poll
+    /// body is rebuilt only when the list differs from the last one.
     pub fn resolve(&self) {
         let _guard = self.resolve_lock.lock();
         let intents = self.intents.load();
         let templates = self.templates.load();
         let next = if intents.intents.is_empty() && templates.is_empty() {
-            Some(Arc::new(Vec::new()))
+            Some(Vec::new())
         } else {
             self.index.snapshot().map(|snapshot| {
-                Arc::new(resolver::resolve(
-                    &snapshot,
-                    &intents,
-                    &templates,
-                    self.metadata.as_ref(),
-                    self.priorities,
-                ))
+                resolver::resolve(&snapshot, &intents, &templates, self.metadata.as_ref(), self.priorities)
             })
         };
-        self.resolved.store(Arc::new(next));
+        let Some(next) = next else {
+            self.resolved.store(Arc::new(None));
+            return;
+        };
+        if let Some(current) = self.resolved.load().as_ref()
+            && *current.decisions == next
+        {
+            return;
+        }
+        let answer = encoded::strategies(&next, SystemTime::now());
+        self.resolved.store(Arc::new(Some(Resolution {
+            decisions: Arc::new(next),
+            answer,
+        })));
+    }
+
+    /// Rebuilds the Merkle reply when the intent set's root moved.
+    fn refresh_merkle(&self) {
+        let mut merkle = self.merkle.lock();
+        let root = self.merkle_root();
+        if merkle.root != root {
+            let answer = encoded::merkle(&root, SystemTime::now());
+            *merkle = MerkleAnswer { root, answer };
+        }
+    }
+
+    fn resolution(&self) -> Result<Resolution, DmError> {
+        self.resolved
+            .load()
+            .as_ref()
+            .clone()
+            .ok_or_else(|| DmError::IndexUnavailable(self.index.health().last_error.unwrap_or_default()))
     }
 
     /// Re-resolves whenever the process index or pod metadata change,
@@ -118,18 +168,24 @@ impl DecisionMaker {
 impl IntentService for DecisionMaker {
     fn replace(&self, intents: Vec<Intent>) -> Result<(), DmError> {
         self.intents.replace(intents)?;
+        self.refresh_merkle();
         self.resolve();
         Ok(())
     }
 
     fn delete(&self, request: DeleteIntents) -> Result<(), DmError> {
         self.intents.delete(&request)?;
+        self.refresh_merkle();
         self.resolve();
         Ok(())
     }
 
     fn merkle_root(&self) -> String {
         self.intents.load().root.clone()
+    }
+
+    fn merkle_answer(&self) -> EncodedJson {
+        self.merkle.lock().answer.clone()
     }
 
     fn count(&self) -> usize {
@@ -139,11 +195,11 @@ impl IntentService for DecisionMaker {
 
 impl SchedulingService for DecisionMaker {
     fn decisions(&self) -> Result<Arc<Vec<SchedulingDecision>>, DmError> {
-        self.resolved
-            .load()
-            .as_ref()
-            .clone()
-            .ok_or_else(|| DmError::IndexUnavailable(self.index.health().last_error.unwrap_or_default()))
+        self.resolution().map(|r| r.decisions)
+    }
+
+    fn strategies_answer(&self) -> Result<EncodedJson, DmError> {
+        self.resolution().map(|r| r.answer)
     }
 
     fn pods(&self) -> Result<PodReport, DmError> {
@@ -162,9 +218,10 @@ impl SchedulingService for DecisionMaker {
                 processes: pod.processes.clone(),
             })
             .collect();
+        let last_scan = self.index.health().last_scan_at.unwrap_or(snapshot.scanned_at);
         Ok(PodReport {
             pods,
-            scanned_at: snapshot.scanned_at,
+            scanned_at: last_scan.max(snapshot.scanned_at),
         })
     }
 
@@ -184,10 +241,12 @@ impl SchedulingService for DecisionMaker {
             processes: snapshot.as_ref().map_or(0, |s| s.process_count()),
             intents: self.intents.load().intents.len(),
             templates: self.templates.load().len(),
-            resolved_entries: self.resolved.load().as_ref().as_ref().map_or(0, |r| r.len()),
+            resolved_entries: self.resolved.load().as_ref().as_ref().map_or(0, |r| r.decisions.len()),
         }
     }
 }
 
+#[cfg(test)]
+mod answer_tests;
 #[cfg(test)]
 mod tests;

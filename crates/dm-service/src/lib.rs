@@ -4,6 +4,7 @@
 //! process index and pod metadata come in through domain ports.
 
 mod decision_maker;
+mod encoded;
 mod intent_store;
 mod metrics_store;
 mod no_pod_metadata;

@@ -5,6 +5,7 @@
 
 pub mod comm_regex;
 pub mod decision;
+pub mod encoded;
 pub mod error;
 pub mod intent;
 pub mod manager;
@@ -19,6 +20,7 @@ pub mod traits;
 mod serde_util;
 
 pub use decision::{SchedulingDecision, Selector};
+pub use encoded::{EncodedJson, rfc3339};
 pub use error::{AuthError, DmError};
 pub use intent::{DeleteIntents, Intent};
 pub use metrics::{ReceivedMetrics, SchedulerMetrics};

@@ -47,7 +47,9 @@ pub enum ScanMode {
 pub struct ProcessSnapshot {
     /// Sorted by `pod_uid`.
     pub pods: Vec<PodProcesses>,
-    /// When the refresh that produced this snapshot finished.
+    /// When the refresh that produced this content finished; refreshes that
+    /// find nothing changed keep the snapshot (`ScanHealth::last_scan_at`
+    /// says when the last one ran).
     pub scanned_at: SystemTime,
     /// Bumped every time the content changes.
     pub generation: u64,
@@ -85,4 +87,7 @@ pub struct ScanHealth {
     pub last_duration: Duration,
     /// Whether cgroup changes trigger refreshes (inotify).
     pub watching_cgroups: bool,
+    /// When the last successful refresh ran. A refresh that finds nothing
+    /// changed keeps the snapshot (and its `scanned_at`) as it was.
+    pub last_scan_at: Option<SystemTime>,
 }

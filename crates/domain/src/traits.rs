@@ -96,6 +96,9 @@ pub trait IntentService: Send + Sync {
     fn delete(&self, request: DeleteIntents) -> Result<(), DmError>;
     /// 64-character lowercase hex root over every intent held.
     fn merkle_root(&self) -> String;
+    /// The body of `GET /api/v1/intents/merkle`, built when the root last
+    /// changed; its `timestamp` is the time of that change.
+    fn merkle_answer(&self) -> crate::EncodedJson;
     fn count(&self) -> usize;
 }
 
@@ -132,6 +135,10 @@ pub struct DmHealth {
 pub trait SchedulingService: Send + Sync {
     /// The last resolved list; never scans.
     fn decisions(&self) -> Result<Arc<Vec<SchedulingDecision>>, DmError>;
+    /// The body of `GET /api/v1/scheduling/strategies` for `decisions()`,
+    /// built when the list last changed; its `timestamp` is the time of
+    /// that change. The poll sends it as is.
+    fn strategies_answer(&self) -> Result<crate::EncodedJson, DmError>;
     fn pods(&self) -> Result<PodReport, DmError>;
     /// Standalone mode: replaces the legacy templates atomically; rejects
     /// them unchanged on any invalid field.

@@ -15,7 +15,11 @@ use crate::procfile::read_lossy;
 /// The pod processes found by one refresh, before `/proc` details are read.
 pub(crate) struct Discovery {
     pub mode: ScanMode,
-    pub pids: HashMap<u32, CgroupIdentity>,
+    /// Each PID's index into `identities`: one identity per cgroup
+    /// directory, not one copy per process, so an unchanged refresh does
+    /// not allocate per process.
+    pub pids: HashMap<u32, usize>,
+    pub identities: Vec<CgroupIdentity>,
     /// Directories whose changes announce new or removed pod cgroups (empty
     /// outside cgroup mode).
     pub watch_dirs: Vec<PathBuf>,
@@ -32,6 +36,7 @@ pub(crate) fn discover(proc_root: &Path, cgroup_root: &Path) -> Result<Discovery
     }
     let entries = fs::read_dir(proc_root).map_err(proc_root_error)?;
     let mut pids = HashMap::new();
+    let mut identities = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(parse_pid) else {
             continue;
@@ -41,14 +46,23 @@ pub(crate) fn discover(proc_root: &Path, cgroup_root: &Path) -> Result<Discovery
             continue;
         };
         if let Some(identity) = parse_cgroup_file(&content) {
-            pids.insert(pid, identity);
+            pids.insert(pid, identities.len());
+            identities.push(identity);
         }
     }
     Ok(Discovery {
         mode: ScanMode::ProcWalk,
         pids,
+        identities,
         watch_dirs: Vec::new(),
     })
+}
+
+#[cfg(test)]
+impl Discovery {
+    pub fn identity(&self, pid: u32) -> Option<&CgroupIdentity> {
+        self.pids.get(&pid).map(|&i| &self.identities[i])
+    }
 }
 
 /// A decimal PID; also rejects the `+5` that `u32::from_str` accepts.
@@ -62,11 +76,13 @@ fn parse_pid(name: &str) -> Option<u32> {
 /// `None` when the root is unreadable or holds no kubepods tree.
 fn discover_cgroups(root: &Path) -> Option<Discovery> {
     let mut pids = HashMap::new();
+    let mut identities = Vec::new();
     let mut watch_dirs = Vec::new();
     let mut found_tree = false;
     for hierarchy in hierarchies(root)? {
         let mut walk = HierarchyWalk {
             pids: &mut pids,
+            identities: &mut identities,
             dirs: Vec::new(),
             found_tree: false,
         };
@@ -81,6 +97,7 @@ fn discover_cgroups(root: &Path) -> Option<Discovery> {
     found_tree.then_some(Discovery {
         mode: ScanMode::Cgroups,
         pids,
+        identities,
         watch_dirs,
     })
 }
@@ -106,7 +123,8 @@ fn hierarchies(root: &Path) -> Option<Vec<PathBuf>> {
 }
 
 struct HierarchyWalk<'a> {
-    pids: &'a mut HashMap<u32, CgroupIdentity>,
+    pids: &'a mut HashMap<u32, usize>,
+    identities: &'a mut Vec<CgroupIdentity>,
     dirs: Vec<PathBuf>,
     found_tree: bool,
 }
@@ -182,15 +200,20 @@ impl HierarchyWalk<'_> {
         let Ok(content) = read_lossy(&dir.join("cgroup.procs")) else {
             return;
         };
+        let mut index = None;
         for pid in content.lines().filter_map(|l| parse_pid(l.trim())) {
+            let this = *index.get_or_insert_with(|| {
+                self.identities.push(identity.clone());
+                self.identities.len() - 1
+            });
             match self.pids.entry(pid) {
                 Entry::Vacant(slot) => {
-                    slot.insert(identity.clone());
+                    slot.insert(this);
                 }
                 Entry::Occupied(mut slot) => {
-                    let known = slot.get_mut();
+                    let known = &self.identities[*slot.get()];
                     if known.container_id.is_empty() && known.pod_uid == identity.pod_uid {
-                        known.container_id.clone_from(&identity.container_id);
+                        slot.insert(this);
                     }
                 }
             }
@@ -228,7 +251,7 @@ mod tests {
         assert_eq!(found.pids.len(), paths.len());
         for (i, path) in paths.iter().enumerate() {
             assert_eq!(
-                found.pids.get(&(100 + i as u32)),
+                found.identity(100 + i as u32),
                 identity_from_path(path).as_ref(),
                 "{path}"
             );

@@ -65,6 +65,8 @@ pub(crate) struct Resolver<'a> {
     pub orphans: HashSet<u32>,
     /// `stat` reads made so far (PID-reuse checks and new processes).
     pub stat_reads: usize,
+    /// Whether an entry was added or differs from the previous one.
+    pub changed: bool,
 }
 
 impl Resolver<'_> {
@@ -78,15 +80,18 @@ impl Resolver<'_> {
         &mut self,
         previous: &mut HashMap<u32, Entry>,
         pid: u32,
-        identity: CgroupIdentity,
+        identity: &CgroupIdentity,
     ) -> Option<Entry> {
         let CgroupIdentity { pod_uid, container_id } = identity;
-        let mut known = previous.remove(&pid).filter(|e| e.pod_uid == pod_uid);
+        let mut known = previous.remove(&pid).filter(|e| e.pod_uid == *pod_uid);
         let proven_alive = known
             .as_ref()
             .is_some_and(|k| self.now < k.recheck_at && self.is_alive(pid) && !self.orphans.contains(&pid));
         if proven_alive && let Some(mut entry) = known.take() {
-            entry.info.container_id = container_id;
+            if entry.info.container_id != *container_id {
+                entry.info.container_id.clone_from(container_id);
+                self.changed = true;
+            }
             return Some(entry);
         }
         let dir = self.proc_root.join(pid.to_string());
@@ -97,16 +102,23 @@ impl Resolver<'_> {
             && stat.as_ref().map_or(0, |s| s.start_time) == known.info.start_time
         {
             let mut info = known.info;
-            info.container_id = container_id;
+            if info.container_id != *container_id {
+                info.container_id.clone_from(container_id);
+                self.changed = true;
+            }
             if let Some(stat) = stat {
-                info.ppid = stat.ppid;
+                if info.ppid != stat.ppid {
+                    info.ppid = stat.ppid;
+                    self.changed = true;
+                }
                 if stat.comm.trim() != info.comm {
                     info.comm = read_comm(&dir)?;
                     info.cmdline = read_cmdline(&dir);
+                    self.changed = true;
                 }
             }
             return Some(Entry {
-                pod_uid,
+                pod_uid: known.pod_uid,
                 info,
                 indexed_at: known.indexed_at,
                 recheck_at: next_recheck(self.now, known.indexed_at, pid),
@@ -116,6 +128,7 @@ impl Resolver<'_> {
             tracing::trace!(pid, "comm unreadable, process gone");
             return None;
         };
+        self.changed = true;
         let stat = stat.ok().flatten();
         if let Some(liveness) = self.liveness.as_deref_mut() {
             match &stat {
@@ -131,10 +144,10 @@ impl Resolver<'_> {
             comm,
             cmdline: read_cmdline(&dir),
             start_time: stat.as_ref().map_or(0, |s| s.start_time),
-            container_id,
+            container_id: container_id.clone(),
         };
         Some(Entry {
-            pod_uid,
+            pod_uid: pod_uid.clone(),
             info,
             indexed_at: self.now,
             recheck_at: self.now,

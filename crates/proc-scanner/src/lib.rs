@@ -178,6 +178,7 @@ impl ProcScanner {
         } = &mut *state;
         let found = discover::discover(&self.config.proc_root, &self.config.cgroup_root)?;
         let mut previous = std::mem::take(entries);
+        let indexed_before = previous.len();
         // Polled after discovery, never before: a pidfd still unreadable now
         // proves its process held the PID when `cgroup.procs` listed it.
         let exited = liveness.as_ref().map(PidLiveness::exited).unwrap_or_default();
@@ -193,13 +194,17 @@ impl ProcScanner {
             exited,
             orphans,
             stat_reads: 0,
+            changed: false,
         };
         let mut next = HashMap::with_capacity(found.pids.len());
-        for (pid, identity) in found.pids {
-            if let Some(entry) = resolver.resolve(&mut previous, pid, identity) {
+        for (&pid, &identity) in &found.pids {
+            if let Some(entry) = resolver.resolve(&mut previous, pid, &found.identities[identity]) {
                 next.insert(pid, entry);
             }
         }
+        // Entries left in `previous` left the pods; a shorter index lost
+        // processes that exited while being read.
+        let entries_changed = resolver.changed || !previous.is_empty() || next.len() != indexed_before;
         *last_stat_reads = resolver.stat_reads;
         if let Some(liveness) = liveness {
             liveness.retain(|pid| next.contains_key(&pid));
@@ -209,10 +214,24 @@ impl ProcScanner {
                 "pod processes with a pidfd"
             );
         }
-        let pods = index::build_pods(&next);
         *entries = next;
+        lock(&self.health).last_scan_at = Some(SystemTime::now());
 
+        // Nothing added, removed or changed: the published snapshot stays,
+        // so an idle node's refresh neither rebuilds nor compares the pods.
         let last = self.snapshot.load_full();
+        if let Some(last) = last.as_ref().filter(|s| !entries_changed && s.mode == found.mode) {
+            let outcome = RefreshOutcome {
+                changed: false,
+                generation: last.generation,
+                mode: last.mode,
+                pods: last.pods.len(),
+                processes: last.process_count(),
+                duration: started.elapsed(),
+            };
+            return Ok((outcome, found.watch_dirs));
+        }
+        let pods = index::build_pods(entries);
         let changed = last.as_ref().is_none_or(|s| s.pods != pods);
         let generation = last.map_or(0, |s| s.generation) + u64::from(changed);
         let snapshot = ProcessSnapshot {

@@ -305,7 +305,11 @@ fn generation_changes_only_with_content() {
     assert!(!generations.has_changed().unwrap());
     let snapshot = scanner.snapshot().unwrap();
     assert_eq!(snapshot.generation, 1);
-    assert!(snapshot.scanned_at > scanned_at);
+    assert_eq!(
+        snapshot.scanned_at, scanned_at,
+        "an unchanged refresh keeps the snapshot"
+    );
+    assert!(scanner.health().last_scan_at.unwrap() > scanned_at);
 
     // A changed ppid is a content change.
     tree.add_process(30, 77, "my app (v2)", 130, &[]);
@@ -874,3 +878,5 @@ fn real_proc_children_of_an_exited_parent_are_reread() {
         rustix::process::Signal::KILL,
     );
 }
+
+mod proportional;

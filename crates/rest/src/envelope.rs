@@ -4,16 +4,8 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-/// RFC3339 in UTC with whole seconds and a `Z` suffix, whatever `TZ` says.
-pub fn rfc3339(at: SystemTime) -> String {
-    let t = OffsetDateTime::from(at)
-        .replace_nanosecond(0)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    t.format(&Rfc3339).unwrap_or_default()
-}
+pub use gthulhu_domain::rfc3339;
 
 pub fn now() -> String {
     rfc3339(SystemTime::now())
@@ -34,17 +26,4 @@ pub fn success(data: Option<Value>) -> HttpResponse {
         None => json!({"success": true, "timestamp": now()}),
     };
     json_response(StatusCode::OK, &body)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::*;
-
-    #[test]
-    fn whole_seconds_utc_z() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_773_129_600_999);
-        assert_eq!(rfc3339(t), "2026-03-10T08:00:00Z");
-    }
 }

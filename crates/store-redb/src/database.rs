@@ -8,7 +8,7 @@ use gthulhu_domain::manager::{RepoError, RepoResult};
 use gthulhu_store_model::IntentDoc;
 use redb::{Database, Durability, ReadTransaction, TableHandle, WriteTransaction};
 
-use crate::durability::DeferredSync;
+use crate::durability::{BackgroundSync, DERIVED_SYNC_INTERVAL, DeferredSync};
 use crate::error::Failure;
 use crate::strategy_cache::StrategyCache;
 use crate::tables::*;
@@ -20,6 +20,8 @@ pub struct RedbRepository {
     path: PathBuf,
     pub(crate) strategies: Arc<StrategyCache>,
     syncs: Arc<DeferredSync>,
+    /// Dropped after `db`, so the file closes once the final sync is done.
+    _syncer: BackgroundSync,
 }
 
 impl std::fmt::Debug for RedbRepository {
@@ -39,11 +41,16 @@ impl RedbRepository {
         }
         let db = Database::create(path).map_err(Failure::from)?;
         create_tables(&db)?;
+        let db = Arc::new(db);
+        let syncs = Arc::<DeferredSync>::default();
+        let syncer = BackgroundSync::start(Arc::clone(&db), Arc::clone(&syncs), DERIVED_SYNC_INTERVAL)
+            .map_err(|e| RepoError::Unavailable(format!("starting the sync thread: {e}")))?;
         Ok(Self {
-            db: Arc::new(db),
+            db,
             path: path.to_owned(),
             strategies: Arc::default(),
-            syncs: Arc::default(),
+            syncs,
+            _syncer: syncer,
         })
     }
 
@@ -62,19 +69,15 @@ impl RedbRepository {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
     {
-        let (db, syncs) = (Arc::clone(&self.db), Arc::clone(&self.syncs));
-        blocking(move || {
-            let out = transact(&db, Durability::Immediate, body)?;
-            syncs.committed(Durability::Immediate);
-            Ok(out)
-        })
-        .await
+        let db = Arc::clone(&self.db);
+        blocking(move || transact(&db, Durability::Immediate, body)).await
     }
 
     /// `write` for intent changes the reconciler derives from strategies and
-    /// pods: they skip the fsync unless the last one is `DeferredSync`'s
-    /// interval old. A crash loses at most that much of them, and they are
-    /// derived: the first reconcile pass after a restart recomputes them.
+    /// pods: committed without an fsync, made durable by the background
+    /// syncer within `DERIVED_SYNC_INTERVAL`. A crash loses at most that
+    /// much of them, and they are derived: the first reconcile pass after a
+    /// restart recomputes them.
     pub(crate) async fn write_derived<T, F>(&self, body: F) -> RepoResult<T>
     where
         T: Send + 'static,
@@ -82,9 +85,8 @@ impl RedbRepository {
     {
         let (db, syncs) = (Arc::clone(&self.db), Arc::clone(&self.syncs));
         blocking(move || {
-            let durability = syncs.durability_for_derived();
-            let out = transact(&db, durability, body)?;
-            syncs.committed(durability);
+            let out = transact(&db, Durability::None, body)?;
+            syncs.committed_without_sync();
             Ok(out)
         })
         .await
@@ -98,15 +100,10 @@ impl RedbRepository {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, Failure> + Send + 'static,
     {
-        let (db, cache, syncs) = (
-            Arc::clone(&self.db),
-            Arc::clone(&self.strategies),
-            Arc::clone(&self.syncs),
-        );
+        let (db, cache) = (Arc::clone(&self.db), Arc::clone(&self.strategies));
         blocking(move || {
             let result = transact(&db, Durability::Immediate, body);
             cache.invalidate();
-            syncs.committed(Durability::Immediate);
             result
         })
         .await

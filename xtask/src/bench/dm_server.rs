@@ -21,7 +21,7 @@ const PRIVATE_KEY_PEM: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
 const PUBLIC_KEY_PEM: &str = gthulhu_test_support::keys::DM_PUB;
 
 /// Caps the concurrent polling phase whatever its duration.
-const MAX_CONCURRENT_POLLS: usize = 200_000;
+const MAX_CONCURRENT_POLLS: usize = 2_000_000;
 
 /// A running DM; killed and reaped on drop.
 pub struct DmServer {
@@ -31,7 +31,7 @@ pub struct DmServer {
 
 /// What one scheduler needs to poll: cheap to clone into tasks.
 #[derive(Clone)]
-struct Poller {
+pub struct Poller {
     client: reqwest::Client,
     base: String,
     token: String,
@@ -46,20 +46,31 @@ pub struct Load {
 }
 
 impl Poller {
-    /// One scheduler poll, body read in full; returns the body length.
-    async fn poll(&self) -> anyhow::Result<usize> {
-        let response = self
+    /// One scheduler poll, body read in full (compressed when `gzip`: the
+    /// scheduler sends `Accept-Encoding: gzip`); returns the body.
+    pub async fn poll(&self, gzip: bool) -> anyhow::Result<bytes::Bytes> {
+        let mut request = self
             .client
             .get(format!("{}/api/v1/scheduling/strategies", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
+            .bearer_auth(&self.token);
+        if gzip {
+            request = request.header(reqwest::header::ACCEPT_ENCODING, "gzip");
+        }
+        let response = request.send().await?;
         ensure!(
             response.status().is_success(),
             "strategies poll: HTTP {}",
             response.status()
         );
-        Ok(response.bytes().await?.len())
+        let encoded = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v == "gzip");
+        ensure!(
+            encoded == gzip,
+            "strategies poll: Content-Encoding gzip is {encoded}, asked {gzip}"
+        );
+        Ok(response.bytes().await?)
     }
 }
 
@@ -221,13 +232,22 @@ impl DmServer {
         bail!("the DM lists {seen} entries after {timeout:?}, expected {expected}")
     }
 
-    /// One timed-by-the-caller scheduler poll.
-    pub async fn poll(&self) -> anyhow::Result<usize> {
-        self.poller.poll().await
+    /// One timed-by-the-caller scheduler poll; the body as received.
+    pub async fn poll(&self, gzip: bool) -> anyhow::Result<bytes::Bytes> {
+        self.poller.poll(gzip).await
+    }
+
+    /// A poller of another server answering the same route (the framework
+    /// ceiling), with this server's client and token.
+    pub fn poller_at(&self, base: String) -> Poller {
+        Poller {
+            base,
+            ..self.poller.clone()
+        }
     }
 
     /// `pollers` concurrent schedulers poll back to back for `duration`
-    /// while the DM's VmRSS is sampled.
+    /// (gzip, as the scheduler asks) while the DM's VmRSS is sampled.
     pub async fn hammer(&self, pollers: usize, duration: Duration) -> anyhow::Result<Load> {
         let polls = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
@@ -241,7 +261,7 @@ impl DmServer {
                         && !interrupt::interrupted()
                         && polls.load(Ordering::Relaxed) < MAX_CONCURRENT_POLLS
                     {
-                        poller.poll().await?;
+                        poller.poll(true).await?;
                         polls.fetch_add(1, Ordering::Relaxed);
                     }
                     anyhow::Ok(())

@@ -1,5 +1,6 @@
 //! `cargo xtask bench <target>`.
 
+mod ceiling;
 mod dm;
 mod dm_hostile;
 mod dm_server;

@@ -50,6 +50,8 @@ pub struct Target {
 pub struct DmFigures {
     pub idle_rss_kib: u64,
     pub polling_peak_rss_kib: u64,
+    /// VmRSS once the pollers stopped: what polling left behind.
+    pub after_polling_rss_kib: u64,
     /// VmHWM at the end: the peak since start (first index build included).
     pub lifetime_peak_rss_kib: u64,
     pub pollers: usize,
@@ -75,19 +77,23 @@ impl Report {
         );
         let baseline = self.measurements.first().map(|m| m.summary.median);
         println!(
-            "{:<62} {:>11} {:>11} {:>13}",
-            "measurement", "median", "p95", "speed vs (a)"
+            "{:<62} {:>11} {:>11} {:>11} {:>13}",
+            "measurement", "median", "p95", "p99", "speed vs (a)"
         );
         for m in &self.measurements {
             let speed = baseline.map_or(String::new(), |b| {
                 format!("{:.1}x", b.as_secs_f64() / m.summary.median.as_secs_f64())
             });
-            let p95 = if m.summary.samples > 1 {
-                human(m.summary.p95)
+            let (p95, p99) = if m.summary.samples > 1 {
+                (human(m.summary.p95), human(m.summary.p99))
             } else {
-                "(1 run)".to_string()
+                ("(1 run)".to_string(), String::new())
             };
-            println!("{:<62} {:>11} {p95:>11} {speed:>13}", m.label, human(m.summary.median));
+            println!(
+                "{:<62} {:>11} {p95:>11} {p99:>11} {speed:>13}",
+                m.label,
+                human(m.summary.median)
+            );
         }
         println!();
         println!(
@@ -101,10 +107,11 @@ impl Report {
         println!();
         let d = &self.dm;
         println!(
-            "DM RSS: idle {} | under {} pollers peak {} | lifetime peak (VmHWM) {}",
+            "DM RSS: idle {} | under {} pollers peak {}, after them {} | lifetime peak (VmHWM) {}",
             mib(d.idle_rss_kib),
             d.pollers,
             mib(d.polling_peak_rss_kib),
+            mib(d.after_polling_rss_kib),
             mib(d.lifetime_peak_rss_kib)
         );
         println!(

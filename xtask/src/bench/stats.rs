@@ -13,6 +13,8 @@ pub struct Summary {
     pub median: Duration,
     #[serde(serialize_with = "as_micros")]
     pub p95: Duration,
+    #[serde(serialize_with = "as_micros")]
+    pub p99: Duration,
     pub samples: usize,
 }
 
@@ -27,6 +29,7 @@ pub fn summarize(mut samples: Vec<Duration>) -> Summary {
     Summary {
         median: percentile(&samples, 0.5),
         p95: percentile(&samples, 0.95),
+        p99: percentile(&samples, 0.99),
         samples: samples.len(),
     }
 }

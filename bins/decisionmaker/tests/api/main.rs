@@ -3,6 +3,7 @@
 
 mod auth;
 mod bodies;
+mod encoding;
 mod errors;
 mod helpers;
 mod hostile;

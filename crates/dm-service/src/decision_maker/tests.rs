@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::{DecisionMaker, LegacyPriorityMap};
 
-const POD_A: &str = "11111111-1111-1111-1111-111111111111";
-const POD_B: &str = "22222222-2222-2222-2222-222222222222";
+pub(super) const POD_A: &str = "11111111-1111-1111-1111-111111111111";
+pub(super) const POD_B: &str = "22222222-2222-2222-2222-222222222222";
 
 fn process(pid: u32, comm: &str) -> ProcessInfo {
     ProcessInfo {
@@ -22,7 +22,7 @@ fn process(pid: u32, comm: &str) -> ProcessInfo {
     }
 }
 
-fn snapshot() -> ProcessSnapshot {
+pub(super) fn snapshot() -> ProcessSnapshot {
     ProcessSnapshot {
         pods: vec![
             PodProcesses {
@@ -40,7 +40,7 @@ fn snapshot() -> ProcessSnapshot {
     }
 }
 
-fn index_with(snapshot: Option<ProcessSnapshot>) -> (Arc<MockProcessIndex>, watch::Sender<u64>) {
+pub(super) fn index_with(snapshot: Option<ProcessSnapshot>) -> (Arc<MockProcessIndex>, watch::Sender<u64>) {
     let (tx, rx) = watch::channel(0);
     let mut index = MockProcessIndex::new();
     let snap = snapshot.map(Arc::new);
@@ -50,7 +50,7 @@ fn index_with(snapshot: Option<ProcessSnapshot>) -> (Arc<MockProcessIndex>, watc
     (Arc::new(index), tx)
 }
 
-fn metadata(pods: Vec<PodMeta>) -> Arc<MockPodMetadataSource> {
+pub(super) fn metadata(pods: Vec<PodMeta>) -> Arc<MockPodMetadataSource> {
     let mut md = MockPodMetadataSource::new();
     md.expect_lookup()
         .returning(move |uid| pods.iter().find(|p| p.uid == uid).cloned());
@@ -63,7 +63,7 @@ fn dm(snapshot: Option<ProcessSnapshot>, pods: Vec<PodMeta>) -> Arc<DecisionMake
     DecisionMaker::new(index_with(snapshot).0, metadata(pods), LegacyPriorityMap::default())
 }
 
-fn intent(pod: &str, re: &str, priority: i64, exec: i64) -> Intent {
+pub(super) fn intent(pod: &str, re: &str, priority: i64, exec: i64) -> Intent {
     Intent {
         pod_id: pod.into(),
         command_regex: re.into(),

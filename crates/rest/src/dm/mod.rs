@@ -14,7 +14,7 @@ use prometheus_client::registry::Registry;
 pub use auth::{Bearer, ManagerBearer};
 pub use openapi::{document as openapi_document, operations as openapi_operations};
 pub use prometheus::register_dm_metrics;
-pub use server::{DmServer, serve};
+pub use server::{DmServer, serve, serve_with_workers};
 
 /// `POST /api/v1/intents` must take at least this much (a node's full set).
 pub const INTENTS_BODY_LIMIT: usize = 16 << 20;

@@ -18,9 +18,22 @@ pub struct DmServer {
     pub local_addr: SocketAddr,
 }
 
+/// HTTP worker threads when the caller does not choose (`server.workers`' default).
+const DEFAULT_WORKERS: usize = 2;
+
 /// Builds the DM's HTTP server on `listener`; HTTPS with a required client
 /// certificate when `tls` is given. SIGTERM/SIGINT stop it gracefully.
 pub fn serve(api: DmApi, listener: TcpListener, tls: Option<rustls::ServerConfig>) -> std::io::Result<DmServer> {
+    serve_with_workers(api, listener, tls, DEFAULT_WORKERS)
+}
+
+/// `serve` with `workers` HTTP worker threads (at least one).
+pub fn serve_with_workers(
+    api: DmApi,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    workers: usize,
+) -> std::io::Result<DmServer> {
     let local_addr = listener.local_addr()?;
     let standalone = api.settings.standalone;
     let timeouts = api.settings.timeouts;
@@ -86,6 +99,7 @@ pub fn serve(api: DmApi, listener: TcpListener, tls: Option<rustls::ServerConfig
     .client_request_timeout(timeouts.client_request)
     .client_disconnect_timeout(timeouts.client_disconnect)
     .keep_alive(timeouts.keep_alive)
+    .workers(workers.max(1))
     .shutdown_timeout(10);
     let server = match tls {
         Some(config) => server.listen_rustls_0_23(listener, config)?,

@@ -1,8 +1,8 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use gthulhu_domain::{DeleteIntents, Intent};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::encoded::reply;
 use crate::ApiError;
 use crate::body::{decode_json, read_json, read_limited};
 use crate::dm::{DmApi, INTENTS_BODY_LIMIT, ManagerBearer};
@@ -52,6 +52,6 @@ pub async fn delete(_: ManagerBearer, api: web::Data<DmApi>, payload: web::Paylo
     Ok(success(None))
 }
 
-pub async fn merkle(_: ManagerBearer, api: web::Data<DmApi>) -> HttpResponse {
-    success(Some(json!({"rootHash": api.intents.merkle_root()})))
+pub async fn merkle(_: ManagerBearer, req: HttpRequest, api: web::Data<DmApi>) -> HttpResponse {
+    reply(&req, api.intents.merkle_answer())
 }

@@ -1,5 +1,6 @@
 //! One module per resource; `routes` wires them to paths.
 
+mod encoded;
 mod intents;
 mod pods;
 mod runtime_config;

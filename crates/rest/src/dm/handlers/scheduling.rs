@@ -1,29 +1,23 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use gthulhu_domain::StrategyTemplate;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::encoded::reply;
 use crate::ApiError;
 use crate::body::read_json_detailed;
 use crate::dm::{Bearer, DmApi};
 use crate::envelope::{json_response, now};
 
-/// The scheduler's poll: answered from the last resolved list, never a scan.
-pub async fn list(_: Bearer, api: web::Data<DmApi>) -> Result<HttpResponse, ApiError> {
-    let decisions = api
+/// The scheduler's poll: the body serialised when the resolved list last
+/// changed, never a scan nor a serialisation.
+pub async fn list(_: Bearer, req: HttpRequest, api: web::Data<DmApi>) -> Result<HttpResponse, ApiError> {
+    let body = api
         .scheduling
-        .decisions()
+        .strategies_answer()
         .map_err(|e| ApiError::from_dm(e, "Failed to list scheduling intents"))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "success": true,
-            "message": "Scheduling intents retrieved successfully",
-            "timestamp": now(),
-            "scheduling": decisions.as_slice(),
-        }),
-    ))
+    Ok(reply(&req, body))
 }
 
 #[derive(Deserialize)]
