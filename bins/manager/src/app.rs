@@ -24,6 +24,9 @@ use tokio::task::JoinHandle;
 
 use crate::{cluster, keys, storage};
 
+/// Changes the service settings after the configuration.
+pub type AdjustSettings = Box<dyn FnOnce(&mut ServiceSettings) + Send>;
+
 /// Replacements for what the configuration would build, for tests and
 /// benchmarks; `Overrides::default()` is the production wiring.
 #[derive(Default)]
@@ -35,7 +38,7 @@ pub struct Overrides {
     pub k8s: Option<Arc<dyn K8sAdapter>>,
     /// Adjusts the service settings after the configuration, including to
     /// values it refuses (e.g. a 1 s access token).
-    pub settings: Option<Box<dyn FnOnce(&mut ServiceSettings) + Send>>,
+    pub settings: Option<AdjustSettings>,
 }
 
 /// A built Manager: listening, background tasks running.
