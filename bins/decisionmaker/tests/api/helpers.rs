@@ -1,13 +1,10 @@
 use gthulhu_fake_scheduler_daemon::{FakeDaemon, Options as DaemonOptions};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use gthulhu_decisionmaker::Overrides;
-use gthulhu_dm_service::NoPodMetadata;
-use gthulhu_domain::{MockProcessIndex, PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
-use gthulhu_test_support::apps::dm::{spawn_dm, test_config};
+use gthulhu_domain::{PodProcesses, ProcessInfo, ProcessSnapshot, ScanMode};
+use gthulhu_test_support::apps::dm::{FixedIndex, over_index, spawn_dm, test_config};
 use serde_json::Value;
-use tokio::sync::watch;
 
 pub const PRIVATE_KEY: &str = gthulhu_test_support::keys::DM_KEY_PKCS1;
 pub const PUBLIC_KEY: &str = gthulhu_test_support::keys::DM_PUB;
@@ -39,8 +36,7 @@ pub struct Options {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    snapshot: Arc<Mutex<Option<Arc<ProcessSnapshot>>>>,
-    changes: watch::Sender<u64>,
+    index: Arc<FixedIndex>,
     /// The scheduler daemon behind `/api/v1/runtime-config`.
     pub daemon: FakeDaemon,
 }
@@ -82,18 +78,9 @@ pub fn two_pods() -> ProcessSnapshot {
 /// The real app (its composition root) over a mocked process index whose
 /// snapshot the test sets, with a fake scheduler daemon.
 pub async fn spawn_app(options: Options) -> TestApp {
-    let snapshot = Arc::new(Mutex::new(options.snapshot.map(Arc::new)));
-    let (changes, rx) = watch::channel(0u64);
-    let mut index = MockProcessIndex::new();
-    let s = snapshot.clone();
-    index.expect_snapshot().returning(move || s.lock().unwrap().clone());
-    index.expect_subscribe().returning(move || rx.clone());
-    index.expect_health().returning(ScanHealth::default);
-    index.expect_threads().returning(|_| Vec::new());
-
+    let index = FixedIndex::new(options.snapshot);
     let daemon = FakeDaemon::start(DaemonOptions::default()).await.unwrap();
     let mut config = test_config(&daemon.url());
-    config.daemon.timeout_sec = 5;
     config.standalone.enable = options.standalone;
     if let Some(max) = options.max_body_bytes {
         config.server.max_body_bytes = max;
@@ -110,11 +97,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
         config.mtls.key_pem = pems.key.into();
         config.mtls.ca_pem = pems.ca.into();
     }
-    let overrides = Overrides {
-        index: Some(Arc::new(index)),
-        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
-    };
-    let port = spawn_dm(config, overrides).await.port();
+    let port = spawn_dm(config, over_index(index.clone())).await.port();
     let base = if tls {
         format!("https://localhost:{port}")
     } else {
@@ -123,8 +106,7 @@ pub async fn spawn_app(options: Options) -> TestApp {
     TestApp {
         base,
         client: reqwest::Client::new(),
-        snapshot,
-        changes,
+        index,
         daemon,
     }
 }
@@ -144,8 +126,7 @@ impl TestApp {
 
     /// Swaps the index content, as a background refresh would.
     pub async fn set_snapshot(&self, snapshot: ProcessSnapshot) {
-        *self.snapshot.lock().unwrap() = Some(Arc::new(snapshot));
-        self.changes.send_modify(|g| *g += 1);
+        self.index.set(snapshot);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 

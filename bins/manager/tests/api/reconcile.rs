@@ -6,40 +6,27 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gthulhu_decisionmaker::Overrides;
 use gthulhu_dm_client::{ClientSettings, HttpDecisionMakerClient};
-use gthulhu_dm_service::NoPodMetadata;
 use gthulhu_domain::manager::{
     ClusterStatus, DecisionMakerAdapter, DecisionMakerEndpoint, DmState, IntentState, MockK8sAdapter, ObjectId,
     PodInfo, Repository, ScheduleStrategy, StrategySpec,
 };
-use gthulhu_domain::{MockProcessIndex, ProcessSnapshot, ScanHealth, ScanMode, merkle};
+use gthulhu_domain::{ProcessSnapshot, ScanMode, merkle};
 use gthulhu_manager_service::{JwtKeys, PassOutcome, PassReport, ReconcilerSettings};
 use gthulhu_store_redb::RedbRepository;
-use gthulhu_test_support::apps::dm::{spawn_dm as spawn_dm_app, test_config};
-use tokio::sync::{broadcast, watch};
+use gthulhu_test_support::apps::dm::{FixedIndex, over_index, spawn_dm as spawn_dm_app, test_config};
+use tokio::sync::broadcast;
 
 use crate::helpers::{Options, PRIVATE_KEY, spawn_app};
 
 /// A Decision Maker with no processes, signing tokens with the test key,
-/// whose scheduler daemon is at `daemon`; its port, and the sender that
-/// keeps its index's change feed open.
-pub(crate) async fn spawn_dm(daemon: &str) -> (u16, watch::Sender<u64>) {
-    let mut index = MockProcessIndex::new();
-    let empty = Arc::new(ProcessSnapshot::empty(ScanMode::Cgroups));
-    index.expect_snapshot().returning(move || Some(empty.clone()));
-    let (changes, changes_rx) = watch::channel(0u64);
-    index.expect_subscribe().returning(move || changes_rx.clone());
-    index.expect_health().returning(ScanHealth::default);
-    index.expect_threads().returning(|_| Vec::new());
+/// whose scheduler daemon is at `daemon`; its port.
+pub(crate) async fn spawn_dm(daemon: &str) -> u16 {
     let mut config = test_config(daemon);
     config.daemon.timeout_sec = 2;
     config.standalone.node_name = "n1".into();
-    let overrides = Overrides {
-        index: Some(Arc::new(index)),
-        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
-    };
-    (spawn_dm_app(config, overrides).await.port(), changes)
+    let index = FixedIndex::new(Some(ProcessSnapshot::empty(ScanMode::Cgroups)));
+    spawn_dm_app(config, over_index(index)).await.port()
 }
 
 fn completed(outcome: PassOutcome) -> PassReport {
@@ -52,7 +39,7 @@ fn completed(outcome: PassOutcome) -> PassReport {
 #[tokio::test]
 async fn reconciler_converges_a_real_decision_maker() {
     // No daemon: this test never touches the runtime config.
-    let (port, _dm) = spawn_dm("http://127.0.0.1:9").await;
+    let port = spawn_dm("http://127.0.0.1:9").await;
     let endpoint = DecisionMakerEndpoint {
         node_name: "n1".into(),
         pod_name: "decisionmaker-x".into(),

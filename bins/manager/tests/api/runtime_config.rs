@@ -12,7 +12,7 @@ use gthulhu_fake_scheduler_daemon::{FakeDaemon, Options as DaemonOptions};
 use gthulhu_manager_service::{PassOutcome, ReconcilerSettings};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::helpers::{Options, PASSWORD, TestApp, spawn_app};
 use crate::reconcile::spawn_dm;
@@ -22,18 +22,12 @@ struct Node {
     name: &'static str,
     daemon: FakeDaemon,
     port: u16,
-    _dm: watch::Sender<u64>,
 }
 
 async fn node(name: &'static str) -> Node {
     let daemon = FakeDaemon::start(DaemonOptions::default()).await.unwrap();
-    let (port, dm) = spawn_dm(&daemon.url()).await;
-    Node {
-        name,
-        daemon,
-        port,
-        _dm: dm,
-    }
+    let port = spawn_dm(&daemon.url()).await;
+    Node { name, daemon, port }
 }
 
 fn endpoint(node: &str, port: u16, state: DmState) -> DecisionMakerEndpoint {

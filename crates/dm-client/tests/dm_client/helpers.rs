@@ -7,13 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use gthulhu_decisionmaker::Overrides;
 use gthulhu_dm_client::{ClientSettings, ClientTls, DEFAULT_TIMEOUT, HttpDecisionMakerClient};
-use gthulhu_dm_service::NoPodMetadata;
 use gthulhu_domain::manager::{DecisionMakerEndpoint, DmState};
-use gthulhu_domain::{MockProcessIndex, PodProcesses, ProcessInfo, ProcessSnapshot, ScanHealth, ScanMode};
-use gthulhu_test_support::apps::dm::{spawn_dm, test_config};
-use tokio::sync::watch;
+use gthulhu_domain::{PodProcesses, ProcessInfo, ProcessSnapshot, ScanMode};
+use gthulhu_test_support::apps::dm::{FixedIndex, over_index, spawn_dm, test_config};
 
 pub const PUBLIC_KEY: &str = gthulhu_test_support::keys::DM_PUB;
 pub const POD_A: &str = "31e4e721-a5a0-421a-ae1d-b7971ae30d6e";
@@ -41,14 +38,12 @@ pub fn client(mtls: Option<ClientTls>) -> HttpDecisionMakerClient {
 
 pub struct RealDm {
     pub endpoint: DecisionMakerEndpoint,
-    /// Keeps the DM's index change feed open for the app's lifetime.
-    _changes: watch::Sender<u64>,
 }
 
 /// Our DM (its composition root) with the test signing key and one pod on
 /// the node; `tls` is its certificate, key and client CA.
 pub async fn spawn_real_dm(tls: Option<(&str, &str, &str)>) -> RealDm {
-    let snapshot = Arc::new(ProcessSnapshot {
+    let index = FixedIndex::new(Some(ProcessSnapshot {
         pods: vec![PodProcesses {
             pod_uid: POD_A.into(),
             processes: vec![ProcessInfo {
@@ -61,14 +56,7 @@ pub async fn spawn_real_dm(tls: Option<(&str, &str, &str)>) -> RealDm {
         scanned_at: SystemTime::now(),
         generation: 1,
         mode: ScanMode::Cgroups,
-    });
-    let (changes, rx) = watch::channel(0u64);
-    let mut index = MockProcessIndex::new();
-    index.expect_snapshot().returning(move || Some(snapshot.clone()));
-    index.expect_subscribe().returning(move || rx.clone());
-    index.expect_health().returning(ScanHealth::default);
-    index.expect_threads().returning(|_| Vec::new());
-
+    }));
     // No daemon: these tests never touch the runtime config.
     let mut config = test_config("http://127.0.0.1:9");
     config.daemon.timeout_sec = 1;
@@ -79,14 +67,9 @@ pub async fn spawn_real_dm(tls: Option<(&str, &str, &str)>) -> RealDm {
         config.mtls.key_pem = key.into();
         config.mtls.ca_pem = ca.into();
     }
-    let overrides = Overrides {
-        index: Some(Arc::new(index)),
-        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
-    };
-    let port = spawn_dm(config, overrides).await.port();
+    let port = spawn_dm(config, over_index(index)).await.port();
     RealDm {
         endpoint: endpoint("127.0.0.1", port),
-        _changes: changes,
     }
 }
 

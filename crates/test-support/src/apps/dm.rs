@@ -2,9 +2,13 @@
 //! built by its composition root (`gthulhu_decisionmaker::Application`).
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use gthulhu_config::DmConfig;
 use gthulhu_decisionmaker::{Application, Overrides};
+use gthulhu_dm_service::NoPodMetadata;
+use gthulhu_domain::{ProcessIndex, ProcessSnapshot, ScanHealth};
+use tokio::sync::watch;
 
 use crate::keys;
 
@@ -32,4 +36,54 @@ pub async fn spawn_dm(config: DmConfig, overrides: Overrides) -> SocketAddr {
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped());
     addr
+}
+
+/// A process index holding whatever snapshot the test sets: the DM's
+/// services run for real over it, without `/proc`.
+pub struct FixedIndex {
+    snapshot: Mutex<Option<Arc<ProcessSnapshot>>>,
+    changes: watch::Sender<u64>,
+}
+
+impl FixedIndex {
+    /// `None` keeps the index unbuilt (as before the first refresh).
+    pub fn new(snapshot: Option<ProcessSnapshot>) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: Mutex::new(snapshot.map(Arc::new)),
+            changes: watch::channel(0).0,
+        })
+    }
+
+    /// Swaps the content and tells subscribers, as a background refresh would.
+    pub fn set(&self, snapshot: ProcessSnapshot) {
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+}
+
+impl ProcessIndex for FixedIndex {
+    fn snapshot(&self) -> Option<Arc<ProcessSnapshot>> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn health(&self) -> ScanHealth {
+        ScanHealth::default()
+    }
+
+    fn threads(&self, _pid: u32) -> Vec<u32> {
+        Vec::new()
+    }
+}
+
+/// The DM over `index`, with no pod metadata source (as a DM outside
+/// standalone mode).
+pub fn over_index(index: Arc<FixedIndex>) -> Overrides {
+    Overrides {
+        index: Some(index),
+        metadata: Some(Arc::new(NoPodMetadata::new("no pod watch in tests"))),
+    }
 }
