@@ -11,10 +11,10 @@ use std::time::Duration;
 use anyhow::Context;
 use gthulhu_config::DmConfig;
 use gthulhu_daemon_client::DaemonClient;
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, SchedulerMetricsStore};
+use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, ResolveSettings, SchedulerMetricsStore};
 use gthulhu_domain::{PodMetadataSource, ProcessIndex};
-use gthulhu_proc_scanner::{ProcScanner, ScannerConfig};
-use gthulhu_rest::dm::{DmApi, DmSettings};
+use gthulhu_proc_scanner::{HostTable, HostTableConfig, ProcScanner, ScannerConfig};
+use gthulhu_rest::dm::{ClockSkew, ClockSkewGauge, DmApi, DmSettings};
 use gthulhu_rest::{HttpMetrics, Timeouts, bind_listener, server_tls_config};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
@@ -73,16 +73,32 @@ impl Application {
             Some(metadata) => metadata,
             None => pod_metadata::source(&config, &node_name).await,
         };
+        // Idle (no walk) until node intents or matchThreads intents arrive.
+        let host_table = HostTable::new(
+            HostTableConfig {
+                proc_root: PathBuf::from(&config.scan.proc_root),
+                refresh_interval: Duration::from_millis(config.scan.host_refresh_interval_ms),
+                full_refresh_interval: Duration::from_millis(config.scan.host_full_refresh_interval_ms),
+            },
+            &mut registry,
+        );
+        tasks.push(host_table.spawn(shutdown_rx.clone()));
         let decision_maker = DecisionMaker::new(
             index,
             metadata,
-            LegacyPriorityMap {
-                when_true: config.standalone.legacy_priority_true,
-                when_false: config.standalone.legacy_priority_false,
+            host_table,
+            ResolveSettings {
+                priorities: LegacyPriorityMap {
+                    when_true: config.standalone.legacy_priority_true,
+                    when_false: config.standalone.legacy_priority_false,
+                },
+                max_entries: config.resolve.max_entries,
             },
         );
         let metrics = Arc::new(SchedulerMetricsStore::default());
         gthulhu_rest::dm::register_dm_metrics(&mut registry, metrics.clone(), decision_maker.clone());
+        let clock = Arc::new(ClockSkew::new(config.clock.max_skew_s));
+        registry.register_collector(Box::new(ClockSkewGauge(clock.clone())));
         let http_metrics = HttpMetrics::register(&mut registry);
 
         let tls = if config.mtls.enable {
@@ -100,6 +116,7 @@ impl Application {
             scheduling: decision_maker,
             metrics,
             runtime: Arc::new(runtime),
+            clock,
             registry: Arc::new(registry),
             http_metrics,
             settings: DmSettings {

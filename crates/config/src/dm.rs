@@ -10,6 +10,8 @@ pub struct DmConfig {
     pub token: TokenConfig,
     pub mtls: MtlsConfig,
     pub scan: ScanConfig,
+    pub resolve: ResolveConfig,
+    pub clock: ClockConfig,
     pub standalone: StandaloneConfig,
     pub daemon: DaemonConfig,
 }
@@ -125,6 +127,10 @@ pub struct ScanConfig {
     pub cgroup_root: String,
     pub refresh_interval_ms: u64,
     pub watch_cgroups: bool,
+    /// Host task table pass (targeting.md 9.3); below 100 raised to 100.
+    pub host_refresh_interval_ms: u64,
+    /// Every TGID fully re-read within this period; at least the pass.
+    pub host_full_refresh_interval_ms: u64,
 }
 
 impl Default for ScanConfig {
@@ -134,7 +140,37 @@ impl Default for ScanConfig {
             cgroup_root: "/sys/fs/cgroup".into(),
             refresh_interval_ms: 1000,
             watch_cgroups: true,
+            host_refresh_interval_ms: 1000,
+            host_full_refresh_interval_ms: 10_000,
         }
+    }
+}
+
+/// Bounds of the scheduler's answer (targeting.md 10.5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResolveConfig {
+    /// Entries beyond this are dropped (pod-derived kept first).
+    pub max_entries: usize,
+}
+
+impl Default for ResolveConfig {
+    fn default() -> Self {
+        Self { max_entries: 32_768 }
+    }
+}
+
+/// Skew against the Manager's clock (targeting.md 13.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClockConfig {
+    /// A larger skew is reported as `skewed` in `/health`; ≤ 0 means 5.
+    pub max_skew_s: i64,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        Self { max_skew_s: 5 }
     }
 }
 
@@ -235,6 +271,8 @@ mod tests {
             jail.set_env("DM_TOKEN_MANAGER_CLIENT_IDS", "[mgr-a, mgr-b]");
             jail.set_env("DM_STANDALONE_LEGACY_PRIORITY_FALSE", "0");
             jail.set_env("DM_SERVER_WORKERS", "1");
+            jail.set_env("DM_SCAN_HOST_FULL_REFRESH_INTERVAL_MS", "3000");
+            jail.set_env("DM_RESOLVE_MAX_ENTRIES", "100");
             jail.set_env("DM_CONFIG_NAME", "dm");
             let c = load_dm(Some(Path::new("dm.toml")), &[]).unwrap();
             assert_eq!(c.server.workers, 1);
@@ -246,6 +284,8 @@ mod tests {
             assert_eq!(c.server.client_request_timeout_ms, 2500);
             assert_eq!(c.token.manager_client_ids, ["mgr-a", "mgr-b"]);
             assert_eq!(c.standalone.legacy_priority_false, 0);
+            assert_eq!(c.scan.host_full_refresh_interval_ms, 3000);
+            assert_eq!(c.resolve.max_entries, 100);
             Ok(())
         });
     }

@@ -204,7 +204,11 @@ impl HttpDecisionMakerClient {
         token: &str,
         body: Option<&Vec<u8>>,
     ) -> Result<Response, DmClientError> {
-        let mut request = self.http.request(method.clone(), url).bearer_auth(token);
+        // Dated, so the DM can report its skew (targeting.md 13.4).
+        let mut request = self.http.request(method.clone(), url).bearer_auth(token).header(
+            reqwest::header::DATE,
+            httpdate::fmt_http_date(std::time::SystemTime::now()),
+        );
         if let Some(body) = body {
             request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
         }

@@ -119,6 +119,7 @@ mod tests {
             priority: 1,
             execution_time: 20_000_000,
             pod_labels: [("app".to_string(), "busybox".to_string())].into(),
+            ..Default::default()
         };
         let body = serde_json::to_string(&PushIntents {
             intents: vec![(&intent).into()],

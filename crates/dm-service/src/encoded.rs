@@ -32,6 +32,9 @@ struct MerkleBody<'a> {
 struct RootHash<'a> {
     #[serde(rename = "rootHash")]
     root_hash: &'a str,
+    /// Ours (targeting.md 8.2); the Manager compares it only when present.
+    #[serde(rename = "extendedRootHash")]
+    extended_root_hash: &'a str,
 }
 
 pub fn strategies(decisions: &[SchedulingDecision], at: SystemTime) -> EncodedJson {
@@ -43,10 +46,13 @@ pub fn strategies(decisions: &[SchedulingDecision], at: SystemTime) -> EncodedJs
     })
 }
 
-pub fn merkle(root: &str, at: SystemTime) -> EncodedJson {
+pub fn merkle(root: &str, extended_root: &str, at: SystemTime) -> EncodedJson {
     encode(&MerkleBody {
         success: true,
-        data: RootHash { root_hash: root },
+        data: RootHash {
+            root_hash: root,
+            extended_root_hash: extended_root,
+        },
         timestamp: &rfc3339(at),
     })
 }
@@ -138,10 +144,10 @@ mod tests {
     fn merkle_body_is_the_success_envelope() {
         let at = UNIX_EPOCH + Duration::from_secs(1_773_129_600);
         let root = gthulhu_domain::merkle::EMPTY_ROOT;
-        let encoded = merkle(root, at);
+        let encoded = merkle(root, root, at);
         let expected = per_request(json!({
             "success": true,
-            "data": {"rootHash": root},
+            "data": {"rootHash": root, "extendedRootHash": root},
             "timestamp": "2026-03-10T08:00:00Z",
         }));
         assert_eq!(encoded.identity.as_ref(), expected.as_slice());

@@ -1,167 +1,133 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-use gthulhu_domain::comm_regex::{self, MAX_DISTINCT_PER_SET, MAX_INTENTS_PER_SET};
 use gthulhu_domain::merkle;
 use gthulhu_domain::{DeleteIntents, DmError, Intent};
-use parking_lot::Mutex;
-use regex::bytes::Regex;
+
+use crate::pattern_set::{self, Compiled};
+use crate::versioned::Versioned;
 
 /// One consistent view of the intent set: readers never see a list whose
 /// root or regexes belong to another version.
 pub struct IntentState {
     pub intents: Vec<Intent>,
     /// One per intent, `None` for an empty regex (matches everything).
-    /// Intents sharing a pattern share one compiled program and its match
-    /// cache: a cloned `Regex` would carry a cache pool of its own (~2 KiB
-    /// each once used), which at 50,000 intents is ~100 MiB.
-    pub regexes: Vec<Option<Arc<Regex>>>,
+    pub regexes: Compiled,
+    /// One per intent: Unix seconds of `expiresAt`.
+    pub expiries: Vec<Option<i64>>,
     pub root: String,
+    pub extended_root: String,
     /// `(podId, pid)` pairs suppressed by `DELETE {"podId","pid"}`.
     pub exclusions: HashSet<(String, u32)>,
 }
 
 impl IntentState {
-    fn empty() -> Self {
+    fn new(
+        intents: Vec<Intent>,
+        regexes: Compiled,
+        expiries: Vec<Option<i64>>,
+        exclusions: HashSet<(String, u32)>,
+    ) -> Self {
+        let root = merkle::root(&intents);
+        let extended_root = merkle::extended_root(&intents);
         Self {
-            intents: Vec::new(),
-            regexes: Vec::new(),
-            root: merkle::EMPTY_ROOT.to_string(),
-            exclusions: HashSet::new(),
+            intents,
+            regexes,
+            expiries,
+            root,
+            extended_root,
+            exclusions,
         }
+    }
+
+    fn empty() -> Self {
+        Self::new(Vec::new(), Vec::new(), Vec::new(), HashSet::new())
+    }
+
+    /// Validates the set, every regex and every `expiresAt` (messages name
+    /// `array`), with no exclusions. Patterns `reuse` already has are not
+    /// compiled again, so a push costs what changed.
+    pub fn validated(array: &str, intents: Vec<Intent>, reuse: &IntentState) -> Result<Self, DmError> {
+        let previous = reuse
+            .intents
+            .iter()
+            .map(|intent| intent.command_regex.as_str())
+            .zip(&reuse.regexes);
+        let regexes = pattern_set::compile(array, intents.iter().map(|i| i.command_regex.as_str()), previous)?;
+        let expiries = pattern_set::expiries(array, intents.iter().map(|i| i.expires_at.as_deref()))?;
+        Ok(Self::new(intents, regexes, expiries, HashSet::new()))
     }
 }
 
 /// The intent set, replaced as a whole by POST and edited by DELETE.
 pub struct IntentStore {
-    state: ArcSwap<IntentState>,
-    /// Serialises writers so a DELETE never resurrects a replaced set.
-    write_lock: Mutex<()>,
+    state: Versioned<IntentState>,
 }
 
 impl Default for IntentStore {
     fn default() -> Self {
         Self {
-            state: ArcSwap::from_pointee(IntentState::empty()),
-            write_lock: Mutex::new(()),
+            state: Versioned::new(IntentState::empty()),
         }
     }
 }
 
 impl IntentStore {
     pub fn load(&self) -> Arc<IntentState> {
-        self.state.load_full()
+        self.state.load()
     }
 
-    /// Validates the set and every regex first, so an invalid set is never
-    /// stored. Each distinct pattern is compiled once, and a pattern the
-    /// current set already has is reused, so a push costs what changed.
+    /// An invalid set is never stored.
     pub fn replace(&self, intents: Vec<Intent>) -> Result<(), DmError> {
-        if intents.len() > MAX_INTENTS_PER_SET {
-            return Err(DmError::Validation(format!(
-                "intents: at most {MAX_INTENTS_PER_SET} intents per node (got {})",
-                intents.len()
-            )));
-        }
-        let current = self.load();
-        let previous: HashMap<&str, &Option<Arc<Regex>>> = current
-            .intents
-            .iter()
-            .map(|intent| intent.command_regex.as_str())
-            .zip(&current.regexes)
-            .collect();
-        let mut compiled: HashMap<&str, Option<Arc<Regex>>> = HashMap::new();
-        let mut regexes = Vec::with_capacity(intents.len());
-        for (i, intent) in intents.iter().enumerate() {
-            let pattern = intent.command_regex.as_str();
-            if let Some(regex) = compiled.get(pattern) {
-                regexes.push(regex.clone());
-                continue;
-            }
-            if compiled.len() >= MAX_DISTINCT_PER_SET {
-                return Err(DmError::Validation(format!(
-                    "intents: at most {MAX_DISTINCT_PER_SET} distinct commandRegex values per node"
-                )));
-            }
-            let regex = match previous.get(pattern) {
-                Some(reused) => (*reused).clone(),
-                None => comm_regex::compile(pattern)
-                    .map_err(|detail| {
-                        DmError::Validation(format!(
-                            "intents[{i}].commandRegex: invalid regular expression: {detail}"
-                        ))
-                    })?
-                    .map(Arc::new),
-            };
-            compiled.insert(pattern, regex.clone());
-            regexes.push(regex);
-        }
-        let root = merkle::root(&intents);
-        let _guard = self.write_lock.lock();
-        self.state.store(Arc::new(IntentState {
-            intents,
-            regexes,
-            root,
-            exclusions: HashSet::new(),
-        }));
-        Ok(())
+        self.state
+            .update(|current| IntentState::validated("intents", intents, current))
     }
 
     pub fn delete(&self, request: &DeleteIntents) -> Result<(), DmError> {
         if request.all {
-            let _guard = self.write_lock.lock();
-            self.state.store(Arc::new(IntentState::empty()));
-            return Ok(());
+            return self.state.update(|_| Ok::<_, DmError>(IntentState::empty()));
         }
         if request.pod_id.is_empty() {
             return Err(DmError::Validation("podId is required when 'all' is false".into()));
         }
-        if request.pid < 0 {
-            return Err(DmError::Validation("pid must be a positive integer".into()));
-        }
         let pid =
             u32::try_from(request.pid).map_err(|_| DmError::Validation("pid must be a positive integer".into()))?;
-        let _guard = self.write_lock.lock();
-        let current = self.state.load();
-        let next = if pid > 0 {
-            let mut exclusions = current.exclusions.clone();
-            exclusions.insert((request.pod_id.clone(), pid));
-            IntentState {
-                intents: current.intents.clone(),
-                regexes: current.regexes.clone(),
-                root: current.root.clone(),
-                exclusions,
+        self.state.update(|current| {
+            if pid > 0 {
+                let mut exclusions = current.exclusions.clone();
+                exclusions.insert((request.pod_id.clone(), pid));
+                return Ok(IntentState {
+                    intents: current.intents.clone(),
+                    regexes: current.regexes.clone(),
+                    expiries: current.expiries.clone(),
+                    root: current.root.clone(),
+                    extended_root: current.extended_root.clone(),
+                    exclusions,
+                });
             }
-        } else {
-            let (intents, regexes): (Vec<_>, Vec<_>) = current
-                .intents
-                .iter()
-                .zip(current.regexes.iter())
-                .filter(|(intent, _)| intent.pod_id != request.pod_id)
-                .map(|(i, r)| (i.clone(), r.clone()))
-                .unzip();
+            let keep: Vec<usize> = (0..current.intents.len())
+                .filter(|&i| current.intents[i].pod_id != request.pod_id)
+                .collect();
             let exclusions = current
                 .exclusions
                 .iter()
                 .filter(|(pod, _)| *pod != request.pod_id)
                 .cloned()
                 .collect();
-            let root = merkle::root(&intents);
-            IntentState {
-                intents,
-                regexes,
-                root,
+            Ok(IntentState::new(
+                keep.iter().map(|&i| current.intents[i].clone()).collect(),
+                keep.iter().map(|&i| current.regexes[i].clone()).collect(),
+                keep.iter().map(|&i| current.expiries[i]).collect(),
                 exclusions,
-            }
-        };
-        self.state.store(Arc::new(next));
-        Ok(())
+            ))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use gthulhu_domain::comm_regex::{MAX_DISTINCT_PER_SET, MAX_INTENTS_PER_SET};
+
     use super::*;
 
     fn intent(pod: &str, re: &str) -> Intent {
@@ -254,6 +220,26 @@ mod tests {
             })
             .unwrap();
         assert_eq!(store.load().root, merkle::EMPTY_ROOT);
+    }
+
+    #[test]
+    fn invalid_expiry_is_rejected_and_expiry_moves_only_the_extended_root() {
+        let store = IntentStore::default();
+        let mut dated = intent("a", "x");
+        dated.expires_at = Some("2026-02-30T00:00:00Z".into());
+        assert_eq!(
+            store.replace(vec![intent("b", ""), dated]).unwrap_err(),
+            DmError::Validation("intents[1].expiresAt: invalid RFC 3339 time".into())
+        );
+        store.replace(vec![intent("a", "x")]).unwrap();
+        let plain = store.load();
+        let mut dated = intent("a", "x");
+        dated.expires_at = Some("2026-03-11T08:00:00Z".into());
+        store.replace(vec![dated]).unwrap();
+        let s = store.load();
+        assert_eq!(s.root, plain.root);
+        assert_ne!(s.extended_root, plain.extended_root);
+        assert_eq!(s.expiries, vec![Some(1_773_216_000)]);
     }
 
     #[test]

@@ -28,6 +28,50 @@ pub struct Intent {
     pub execution_time: i64,
     #[serde(rename = "podLabels", default, deserialize_with = "null_as_empty")]
     pub pod_labels: BTreeMap<String, String>,
+    /// Ours (targeting.md 10.1 rule 2): match each thread's own `comm` and
+    /// emit one entry per TID. Upstream DMs ignore it.
+    #[serde(rename = "matchThreads", default, skip_serializing_if = "is_false")]
+    pub match_threads: bool,
+    /// Ours (targeting.md 13.3): RFC 3339; the DM stops resolving the intent
+    /// at this instant by its own clock.
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// One node intent: "on this node, every task whose `comm` matches R gets
+/// this priority and slice" (targeting.md 5, 7.1). Upstream's wire keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIntent {
+    #[serde(rename = "policyID", alias = "policyId", default)]
+    pub policy_id: String,
+    #[serde(rename = "nodeID", alias = "nodeId", default)]
+    pub node_id: String,
+    /// Empty: kept and hashed, matches no task (as upstream).
+    #[serde(rename = "commandRegex", default, skip_serializing_if = "String::is_empty")]
+    pub command_regex: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i64,
+    #[serde(rename = "executionTime", default, skip_serializing_if = "is_zero")]
+    pub execution_time: i64,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// Body of `DELETE /api/v1/node-intents`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct DeleteNodeIntents {
+    #[serde(default)]
+    pub all: bool,
+    #[serde(rename = "policyId", alias = "policyID", default)]
+    pub policy_id: String,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 /// Body of `DELETE /api/v1/intents`.
@@ -64,6 +108,18 @@ mod tests {
     fn wrong_types_are_rejected() {
         assert!(serde_json::from_str::<Intent>(r#"{"priority":"1"}"#).is_err());
         assert!(serde_json::from_str::<Intent>(r#"{"priority":1.5}"#).is_err());
+    }
+
+    #[test]
+    fn node_intents_take_both_casings_and_omit_zero_values_on_the_wire() {
+        let n: NodeIntent = serde_json::from_str(r#"{"policyId":"p","nodeId":"n","priority":0}"#).unwrap();
+        assert_eq!((n.policy_id.as_str(), n.node_id.as_str()), ("p", "n"));
+        assert_eq!(serde_json::to_string(&n).unwrap(), r#"{"policyID":"p","nodeID":"n"}"#);
+        let i: Intent = serde_json::from_str(r#"{"matchThreads":true,"expiresAt":"2026-03-11T08:00:00Z"}"#).unwrap();
+        assert!(i.match_threads);
+        assert_eq!(i.expires_at.as_deref(), Some("2026-03-11T08:00:00Z"));
+        let plain = serde_json::to_value(Intent::default()).unwrap();
+        assert!(plain.get("matchThreads").is_none() && plain.get("expiresAt").is_none());
     }
 
     #[test]

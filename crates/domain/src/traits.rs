@@ -100,6 +100,13 @@ pub trait IntentService: Send + Sync {
     /// changed; its `timestamp` is the time of that change.
     fn merkle_answer(&self) -> crate::EncodedJson;
     fn count(&self) -> usize;
+    /// `POST /api/v1/node-intents`: replaces the node-intent set; rejects
+    /// it unchanged on any invalid regex or `expiresAt`.
+    fn replace_node_intents(&self, intents: Vec<crate::NodeIntent>) -> Result<(), DmError>;
+    fn delete_node_intents(&self, request: crate::DeleteNodeIntents) -> Result<(), DmError>;
+    fn node_merkle_root(&self) -> String;
+    /// The body of `GET /api/v1/node-intents/merkle`.
+    fn node_merkle_answer(&self) -> crate::EncodedJson;
 }
 
 /// One pod of the node's pod → process report.
@@ -117,6 +124,17 @@ pub struct PodReport {
     pub scanned_at: SystemTime,
 }
 
+/// Losing candidates of the last resolution, by winner class over loser
+/// class (targeting.md 10.4, `gthulhu_dm_conflicts{kind}`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictCounts {
+    pub pod_over_pod: usize,
+    pub pod_over_node: usize,
+    pub node_over_node: usize,
+    pub over_legacy: usize,
+}
+
 /// What `/health` and the DM's own gauges report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DmHealth {
@@ -126,8 +144,16 @@ pub struct DmHealth {
     pub pods: usize,
     pub processes: usize,
     pub intents: usize,
+    pub node_intents: usize,
+    /// Held but expired, not resolved (targeting.md 13.3): pod, node.
+    pub expired_intents: (usize, usize),
     pub templates: usize,
+    /// Entries after de-duplication and the cap.
     pub resolved_entries: usize,
+    /// Entries dropped by `resolve.max_entries`, and the count before it.
+    pub truncated_entries: usize,
+    pub conflicts: ConflictCounts,
+    pub host_table: crate::HostTableStatus,
 }
 
 /// PID-level decisions for the local scheduler, and the node's process map.
@@ -144,6 +170,9 @@ pub trait SchedulingService: Send + Sync {
     /// them unchanged on any invalid field.
     fn replace_templates(&self, templates: Vec<StrategyTemplate>) -> Result<(), DmError>;
     fn health(&self) -> DmHealth;
+    /// `POST /api/v1/intents/preview`: resolves the hypothetical sets as
+    /// the answer would be, changing no state.
+    fn preview(&self, request: crate::preview::PreviewRequest) -> Result<crate::preview::PreviewReport, DmError>;
 }
 
 /// The scheduler's last BSS counters.

@@ -72,6 +72,10 @@ impl FakeDaemon {
                 .default_service(web::to(handle))
         })
         .workers(1)
+        // One connection per request: after `stop` a client's pooled
+        // connection could otherwise still reach the stopping worker, and
+        // "the daemon is down" would depend on timing.
+        .keep_alive(actix_web::http::KeepAlive::Disabled)
         .disable_signals()
         .shutdown_timeout(1)
         .bind(options.listen)?;

@@ -66,7 +66,7 @@ impl Discovery {
 }
 
 /// A decimal PID; also rejects the `+5` that `u32::from_str` accepts.
-fn parse_pid(name: &str) -> Option<u32> {
+pub(crate) fn parse_pid(name: &str) -> Option<u32> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -101,21 +101,64 @@ impl FixtureTree {
 
     /// Writes `proc/<pid>/` with `cgroup` (the given lines), `comm`, a full
     /// `stat` line (ppid field 4, start time field 22), `cmdline` (`comm` as
-    /// argv\[0\]) and `task/<pid>/`. Replaces an existing `proc/<pid>/`
+    /// argv\[0\]) and `task/<pid>/comm`. Replaces an existing `proc/<pid>/`
     /// (PID reuse) but leaves cgroup memberships alone.
     pub fn add_process(&self, pid: u32, ppid: u32, comm: &str, start_time: u64, cgroup_lines: &[&str]) {
         let dir = self.pid_dir(pid);
-        match fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != ErrorKind::NotFound => panic!("remove {}: {e}", dir.display()),
-            _ => {}
+        remove_dir(&dir);
+        write_process(&dir, pid, ppid, comm, start_time, cgroup_lines);
+    }
+
+    /// A process (parent 1, no cgroup lines) whose leader is named `comm`,
+    /// with further `threads` (TID, own `comm`).
+    pub fn add_threaded_process(&self, tgid: u32, comm: &str, start_time: u64, threads: &[(u32, &str)]) {
+        self.add_process(tgid, 1, comm, start_time, &[]);
+        for &(tid, thread_comm) in threads {
+            self.add_task(tgid, tid, thread_comm);
         }
-        fs::create_dir_all(dir.join("task").join(pid.to_string())).expect("create fixture pid dir");
-        let mut cgroup = cgroup_lines.join("\n");
-        cgroup.push('\n');
-        write(&dir.join("cgroup"), cgroup.as_bytes());
-        write(&dir.join("comm"), format!("{comm}\n").as_bytes());
-        write(&dir.join("stat"), stat_line(pid, comm, ppid, start_time).as_bytes());
-        write(&dir.join("cmdline"), format!("{comm}\0").as_bytes());
+    }
+
+    /// A kernel thread: parent `kthreadd` (2), empty `cmdline`.
+    pub fn add_kernel_thread(&self, pid: u32, comm: &str, start_time: u64) {
+        self.add_process(pid, 2, comm, start_time, &[]);
+        write(&self.pid_dir(pid).join("cmdline"), b"");
+    }
+
+    /// PID reuse seen through a new directory: a different process under
+    /// `tgid`, built aside and renamed over the old one, so that its
+    /// `proc/<tgid>/` inode differs as on Linux.
+    pub fn replace_process(&self, tgid: u32, comm: &str, start_time: u64, threads: &[(u32, &str)]) {
+        let staging = self.dir.path().join(format!("staging-{tgid}"));
+        write_process(&staging, tgid, 1, comm, start_time, &[]);
+        for &(tid, thread_comm) in threads {
+            write_task(&staging, tid, thread_comm);
+        }
+        let dir = self.pid_dir(tgid);
+        remove_dir(&dir);
+        fs::rename(&staging, &dir).unwrap_or_else(|e| panic!("rename to {}: {e}", dir.display()));
+    }
+
+    /// A new thread: `task/<tid>/comm`.
+    pub fn add_task(&self, tgid: u32, tid: u32, comm: &str) {
+        write_task(&self.pid_dir(tgid), tid, comm);
+    }
+
+    /// A thread renames itself (`prctl(PR_SET_NAME)`): its `comm`, and the
+    /// process's when it is the leader.
+    pub fn rename_task(&self, tgid: u32, tid: u32, comm: &str) {
+        let dir = self.pid_dir(tgid);
+        write(
+            &dir.join("task").join(tid.to_string()).join("comm"),
+            format!("{comm}\n").as_bytes(),
+        );
+        if tid == tgid {
+            write(&dir.join("comm"), format!("{comm}\n").as_bytes());
+        }
+    }
+
+    /// A thread exits: `task/<tid>/` goes.
+    pub fn remove_task(&self, tgid: u32, tid: u32) {
+        remove_dir(&self.pid_dir(tgid).join("task").join(tid.to_string()));
     }
 
     /// A process in a cgroup v2 tree mounted at the cgroup root: its
@@ -182,10 +225,7 @@ impl FixtureTree {
     /// The process exits: `proc/<pid>/` goes, and so does the PID from
     /// every `cgroup.procs` it was added to.
     pub fn remove_process(&self, pid: u32) {
-        match fs::remove_dir_all(self.pid_dir(pid)) {
-            Err(e) if e.kind() != ErrorKind::NotFound => panic!("remove fixture pid {pid}: {e}"),
-            _ => {}
-        }
+        remove_dir(&self.pid_dir(pid));
         let files = self.lock_memberships().remove(&pid).unwrap_or_default();
         let needle = pid.to_string();
         for procs in files {
@@ -214,6 +254,33 @@ impl FixtureTree {
 
 fn write(path: &Path, content: &[u8]) {
     fs::write(path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// `remove_dir_all` that accepts a missing directory.
+fn remove_dir(dir: &Path) {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != ErrorKind::NotFound => panic!("remove {}: {e}", dir.display()),
+        _ => {}
+    }
+}
+
+/// The files of `proc/<pid>/` in `dir`, leader task included.
+fn write_process(dir: &Path, pid: u32, ppid: u32, comm: &str, start_time: u64, cgroup_lines: &[&str]) {
+    fs::create_dir_all(dir).expect("create fixture pid dir");
+    let mut cgroup = cgroup_lines.join("\n");
+    cgroup.push('\n');
+    write(&dir.join("cgroup"), cgroup.as_bytes());
+    write(&dir.join("comm"), format!("{comm}\n").as_bytes());
+    write(&dir.join("stat"), stat_line(pid, comm, ppid, start_time).as_bytes());
+    write(&dir.join("cmdline"), format!("{comm}\0").as_bytes());
+    write_task(dir, pid, comm);
+}
+
+/// `task/<tid>/comm` under a process directory.
+fn write_task(pid_dir: &Path, tid: u32, comm: &str) {
+    let dir = pid_dir.join("task").join(tid.to_string());
+    fs::create_dir_all(&dir).expect("create fixture task dir");
+    write(&dir.join("comm"), format!("{comm}\n").as_bytes());
 }
 
 /// A full 52-field `stat` line as Linux 6.x prints it.

@@ -7,11 +7,15 @@
 //! tells which ones exited, and the others (alive, so their PID was not
 //! reused) skip the `stat` read too, apart from a periodic recheck
 //! (`index::YOUNG`, `index::SWEEP`).
+//!
+//! It also holds the DM's host task table ([`HostTable`], targeting.md 9):
+//! every task of the covered processes with its own `comm`.
 
 pub mod cgroup;
 mod discover;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixture;
+mod host_table;
 mod index;
 mod liveness;
 mod procfile;
@@ -32,6 +36,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use crate::host_table::{HostTable, HostTableConfig, HostWalkError, PassOutcome};
 use crate::index::{Entry, Resolver};
 use crate::liveness::PidLiveness;
 use crate::watcher::CgroupWatcher;
@@ -110,6 +115,11 @@ struct IndexState {
     last_stat_reads: usize,
 }
 
+/// Buckets of the walk-duration histograms, in seconds.
+const DURATION_BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
 /// Shortest wait between interval refreshes, whatever the configuration says.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -120,9 +130,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl ProcScanner {
     /// Registers `gthulhu_dm_scan_duration_seconds` and `gthulhu_dm_scan_errors`.
     pub fn new(config: ScannerConfig, registry: &mut Registry) -> Arc<Self> {
-        let duration = Histogram::new([
-            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-        ]);
+        let duration = Histogram::new(DURATION_BUCKETS);
         let errors = Counter::default();
         registry.register(
             "gthulhu_dm_scan_duration_seconds",

@@ -32,7 +32,13 @@ pub(crate) fn read_small(path: &Path) -> io::Result<Vec<u8>> {
 
 /// `comm`, trimmed; `None` when the process is gone.
 pub(crate) fn read_comm(pid_dir: &Path) -> Option<String> {
-    read_lossy(&pid_dir.join("comm")).ok().map(|s| s.trim().to_owned())
+    try_read_comm(pid_dir).ok()
+}
+
+/// `comm` of a process or task directory, trimmed; the error tells a
+/// vanished task from an unexpected failure (targeting.md 9.2).
+pub(crate) fn try_read_comm(dir: &Path) -> io::Result<String> {
+    read_lossy(&dir.join("comm")).map(|s| s.trim().to_owned())
 }
 
 /// Arguments joined with single spaces; empty for kernel threads or when gone.

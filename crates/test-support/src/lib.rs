@@ -86,6 +86,12 @@ impl PodCgroup {
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn child");
+        self.adopt(child)
+    }
+
+    /// Moves a started child (all its threads) into the cgroup and kills
+    /// it with the cgroup; returns its PID.
+    pub fn adopt(&mut self, child: Child) -> u32 {
         let pid = child.id();
         self.children.push(child);
         fs::OpenOptions::new()

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use clap::Args;
-use gthulhu_dm_service::{DecisionMaker, LegacyPriorityMap, NoPodMetadata};
+use gthulhu_dm_service::{DecisionMaker, NoPodMetadata, ResolveSettings};
 use gthulhu_domain::{Intent, IntentService, SchedulingDecision, SchedulingService};
-use gthulhu_proc_scanner::{ProcScanner, RefreshOutcome, ScannerConfig};
+use gthulhu_proc_scanner::{HostTable, HostTableConfig, ProcScanner, RefreshOutcome, ScannerConfig};
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -46,6 +46,9 @@ pub struct DmArgs {
     /// How long they poll, seconds.
     #[arg(long, default_value_t = 60)]
     polling_s: u64,
+    /// Measure the host task table and resolution with node intents instead (targeting.md 18).
+    #[arg(long)]
+    host_tasks: bool,
 }
 
 /// How long after indexing a process the scanner keeps re-reading its
@@ -72,6 +75,9 @@ const MAX_IDLE_RSS_KIB: u64 = 15 * 1024;
 const MAX_POLLING_RSS_KIB: u64 = 20 * 1024;
 
 pub fn run(args: DmArgs) -> anyhow::Result<()> {
+    if args.host_tasks {
+        return super::dm_host::run(args.iterations);
+    }
     ensure!(
         args.pods >= 1 && args.processes >= args.pods,
         "need at least one process per pod"
@@ -112,10 +118,19 @@ pub fn run(args: DmArgs) -> anyhow::Result<()> {
         "      {:?} mode: {} processes in {} pods in {:.1?}",
         first.mode, first.processes, first.pods, first_build.median
     );
+    // Pod intents only: the host table stays off, as in production.
+    let host_table = HostTable::new(
+        HostTableConfig {
+            proc_root: workload.proc_root().to_path_buf(),
+            ..HostTableConfig::default()
+        },
+        &mut Registry::default(),
+    );
     let dm = DecisionMaker::new(
         scanner.clone(),
         Arc::new(NoPodMetadata::new("bench: no pod metadata")),
-        LegacyPriorityMap::default(),
+        host_table,
+        ResolveSettings::default(),
     );
     dm.replace(intents.clone())?;
     let ours = dm.decisions()?;

@@ -2,6 +2,7 @@
 
 mod ceiling;
 mod dm;
+mod dm_host;
 mod dm_hostile;
 mod dm_server;
 mod interrupt;

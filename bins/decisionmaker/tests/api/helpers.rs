@@ -172,6 +172,13 @@ impl TestApp {
         body["data"]["rootHash"].as_str().unwrap().to_string()
     }
 
+    /// The Prometheus exposition of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
     pub async fn scheduling(&self) -> Value {
         let (status, body) = self
             .call(reqwest::Method::GET, "/api/v1/scheduling/strategies", None)

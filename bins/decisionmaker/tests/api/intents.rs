@@ -129,12 +129,12 @@ async fn scheduling_entries_have_the_scheduler_shape() {
     assert_eq!(
         body["scheduling"],
         json!([
-            {"priority": 3, "execution_time": 0, "pid": 2001},
             {"priority": 1, "execution_time": 20000000, "pid": 1234,
              "selectors": [{"key": "app", "value": "busybox"}, {"key": "nf", "value": "upf"}],
              "command_regex": "gin"},
+            {"priority": 3, "execution_time": 0, "pid": 2001},
         ]),
-        "pause skipped, regex unanchored on comm, negative time as 0, selectors sorted"
+        "sorted by pid, pause skipped, regex unanchored on comm, negative time as 0, selectors sorted"
     );
     let (status, _) = app
         .call(

@@ -41,7 +41,7 @@ async fn boolean_and_integer_priorities_become_integers() {
 }
 
 #[tokio::test]
-async fn templates_come_first_and_never_touch_the_merkle_root() {
+async fn an_intent_replaces_a_template_on_its_process_and_templates_never_touch_the_merkle_root() {
     let app = spawn_app(standalone()).await;
     let root = app.merkle_root().await;
     let (status, _) = app
@@ -63,13 +63,18 @@ async fn templates_come_first_and_never_touch_the_merkle_root() {
         )
         .await;
     assert_eq!(status, 200);
+    // One entry per task (targeting.md 10.2): the Manager intent beats the
+    // legacy template on the same process.
     let entries = app.scheduling().await["scheduling"].clone();
-    assert_eq!(entries[0]["priority"], 5);
     assert_eq!(
-        entries[1]["priority"], 7,
-        "the Manager intent comes last and wins at the scheduler"
+        entries,
+        json!([{"priority": 7, "execution_time": 0, "pid": 1234, "command_regex": "nginx"}])
     );
-    assert_eq!(entries[1]["pid"], 1234);
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("gthulhu_dm_conflicts{kind=\"over_legacy\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod hostile;
 mod intents;
 mod legacy;
 mod mtls;
+mod node_intents;
 mod pods;
 mod roles;
 mod runtime_config;

@@ -25,6 +25,10 @@ async fn a_scheduler_token_reads_strategies_and_posts_metrics_but_cannot_touch_i
         (Method::POST, "/api/v1/intents", Some(r#"{"intents":[]}"#)),
         (Method::DELETE, "/api/v1/intents", Some(r#"{"all":true}"#)),
         (Method::GET, "/api/v1/intents/merkle", None),
+        (Method::POST, "/api/v1/node-intents", Some(r#"{"policies":[]}"#)),
+        (Method::DELETE, "/api/v1/node-intents", Some(r#"{"all":true}"#)),
+        (Method::GET, "/api/v1/node-intents/merkle", None),
+        (Method::POST, "/api/v1/intents/preview", Some("{}")),
     ] {
         let r = send(method.clone(), path, body).await.unwrap();
         assert_eq!(r.status(), 403, "{method} {path}");

@@ -86,15 +86,7 @@ async fn token_poll_metrics_sequence() {
     assert_eq!(body["success"], true);
     assert_eq!(body["scheduling"], json!([]), "scheduling must be an array, never null");
 
-    let metrics_before = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics_before = app.metrics_text().await;
     assert!(
         !metrics_before.contains("nr_queued"),
         "no scheduler gauges before the first POST"

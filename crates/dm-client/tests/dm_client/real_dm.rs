@@ -22,6 +22,7 @@ pub fn intents() -> Vec<Intent> {
                 ("a.b".to_string(), "2".to_string()),
             ]
             .into(),
+            ..Default::default()
         },
         // Zero values are omitted on the wire; the DM must hash them as zeros.
         Intent {
@@ -48,6 +49,15 @@ async fn pushed_set_has_the_local_merkle_root_and_one_token_serves_every_call() 
     assert_eq!(pods["pods"][0]["processes"][0]["pid"], 1234);
 
     assert_eq!(dm.token_requests().await, 1, "the cached token is reused");
+    // Every request is dated, so the DM knows its skew (targeting.md 13.4).
+    let health: serde_json::Value = reqwest::get(format!("http://{}:{}/health", dm.endpoint.host, dm.endpoint.port))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let clock = health["checks"]["clock"].as_str().unwrap();
+    assert!(clock.starts_with("ok: skew "), "{clock}");
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::tests::{POD_A, POD_B, intent, metadata, snapshot};
-use super::{DecisionMaker, LegacyPriorityMap};
+use super::{DecisionMaker, ResolveSettings};
+use crate::test_host::FakeHostTable;
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -40,7 +41,12 @@ fn dm_with_index(snapshot: ProcessSnapshot) -> (Arc<DecisionMaker>, Arc<Mutex<Ar
         .returning(move || Some(c.lock().unwrap().clone()));
     index.expect_subscribe().returning(move || rx.clone());
     index.expect_health().returning(ScanHealth::default);
-    let dm = DecisionMaker::new(Arc::new(index), metadata(vec![]), LegacyPriorityMap::default());
+    let dm = DecisionMaker::new(
+        Arc::new(index),
+        metadata(vec![]),
+        FakeHostTable::empty(),
+        ResolveSettings::default(),
+    );
     (dm, current)
 }
 
@@ -64,7 +70,7 @@ fn poll_body_holds_the_resolved_list_in_the_wire_shape() {
     assert_eq!(body["message"], "Scheduling intents retrieved successfully");
     let expected = serde_json::to_value(dm.decisions().unwrap().as_slice()).unwrap();
     assert_eq!(body["scheduling"], expected);
-    assert_eq!(scheduled_pids(&dm), [21, 11]);
+    assert_eq!(scheduled_pids(&dm), [11, 21], "sorted by pid");
 }
 
 #[test]

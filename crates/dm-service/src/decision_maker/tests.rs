@@ -9,7 +9,8 @@ use gthulhu_domain::{
 };
 use tokio::sync::watch;
 
-use super::{DecisionMaker, LegacyPriorityMap};
+use super::{DecisionMaker, ResolveSettings};
+use crate::test_host::FakeHostTable;
 
 pub(super) const POD_A: &str = "11111111-1111-1111-1111-111111111111";
 pub(super) const POD_B: &str = "22222222-2222-2222-2222-222222222222";
@@ -60,7 +61,12 @@ pub(super) fn metadata(pods: Vec<PodMeta>) -> Arc<MockPodMetadataSource> {
 }
 
 fn dm(snapshot: Option<ProcessSnapshot>, pods: Vec<PodMeta>) -> Arc<DecisionMaker> {
-    DecisionMaker::new(index_with(snapshot).0, metadata(pods), LegacyPriorityMap::default())
+    DecisionMaker::new(
+        index_with(snapshot).0,
+        metadata(pods),
+        FakeHostTable::empty(),
+        ResolveSettings::default(),
+    )
 }
 
 pub(super) fn intent(pod: &str, re: &str, priority: i64, exec: i64) -> Intent {
@@ -103,13 +109,13 @@ fn intent_rules_pause_regex_order_and_shape() {
     let d = dm.decisions().unwrap();
     assert_eq!(
         d.iter().map(|d| d.pid).collect::<Vec<_>>(),
-        vec![21, 11],
-        "intent order, pause skipped, unanchored regex on comm"
+        vec![11, 21],
+        "sorted by pid, pause skipped, unanchored regex on comm"
     );
-    assert_eq!(d[0].execution_time, 0, "negative executionTime is emitted as 0");
-    assert_eq!(d[1].execution_time, 20_000_000);
+    assert_eq!(d[1].execution_time, 0, "negative executionTime is emitted as 0");
+    assert_eq!(d[0].execution_time, 20_000_000);
     assert_eq!(
-        d[1].selectors,
+        d[0].selectors,
         vec![
             Selector {
                 key: "app".into(),
@@ -121,17 +127,20 @@ fn intent_rules_pause_regex_order_and_shape() {
             }
         ]
     );
-    let json = serde_json::to_value(&d[0]).unwrap();
+    let json = serde_json::to_value(&d[1]).unwrap();
     assert!(json.get("command_regex").is_none());
     assert!(json["priority"].is_i64());
 }
 
 #[test]
-fn two_intents_for_one_pod_emit_twice_and_exclusions_apply() {
+fn two_intents_for_one_pod_give_one_entry_per_process_and_exclusions_apply() {
     let dm = dm(Some(snapshot()), vec![]);
     dm.replace(vec![intent(POD_A, "", 1, 0), intent(POD_A, "nginx", 2, 0)])
         .unwrap();
-    assert_eq!(pids(&dm), vec![(11, 1), (12, 1), (11, 2)]);
+    // On 11 the keys differ at `commandRegex=`: "|" (after the empty
+    // pattern) sorts after "n", so the empty pattern's intent wins.
+    assert_eq!(pids(&dm), vec![(11, 1), (12, 1)]);
+    assert_eq!(dm.health().conflicts.pod_over_pod, 1);
     dm.delete(DeleteIntents {
         pod_id: POD_A.into(),
         pid: 11,
@@ -149,7 +158,7 @@ fn two_intents_for_one_pod_emit_twice_and_exclusions_apply() {
 }
 
 #[test]
-fn templates_map_priorities_and_come_before_intents() {
+fn templates_map_priorities_and_lose_to_intents() {
     let labels = BTreeMap::from([("nf".to_string(), "upf".to_string())]);
     let dm = dm(
         Some(snapshot()),
@@ -195,7 +204,9 @@ fn templates_map_priorities_and_come_before_intents() {
     ])
     .unwrap();
     dm.replace(vec![intent(POD_A, "nginx", 7, 0)]).unwrap();
-    assert_eq!(pids(&dm), vec![(11, 1), (11, 20), (12, 20), (4321, 3), (11, 7)]);
+    // One entry per task: the intent beats both templates on 11, and of
+    // the two templates on 12 the later one wins.
+    assert_eq!(pids(&dm), vec![(11, 7), (12, 20), (4321, 3)]);
 }
 
 #[test]
@@ -267,7 +278,12 @@ async fn resolver_follows_index_changes() {
     index.expect_snapshot().returning(move || c.lock().clone());
     index.expect_subscribe().returning(move || rx.clone());
     index.expect_health().returning(ScanHealth::default);
-    let dm = DecisionMaker::new(Arc::new(index), metadata(vec![]), LegacyPriorityMap::default());
+    let dm = DecisionMaker::new(
+        Arc::new(index),
+        metadata(vec![]),
+        FakeHostTable::empty(),
+        ResolveSettings::default(),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = dm.spawn_resolver(stop_rx);
     dm.replace(vec![intent(POD_B, "", 1, 0)]).unwrap();
@@ -281,6 +297,105 @@ async fn resolver_follows_index_changes() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(pids(&dm), vec![(21, 1)]);
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+}
+
+fn node_intent(policy: &str, re: &str, priority: i64) -> gthulhu_domain::NodeIntent {
+    gthulhu_domain::NodeIntent {
+        policy_id: policy.into(),
+        node_id: "node-a".into(),
+        command_regex: re.into(),
+        priority,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn node_intents_turn_the_host_table_on_and_follow_its_changes() {
+    use gthulhu_domain::{DeleteNodeIntents, HostTaskScope, merkle};
+
+    use crate::test_host::process;
+
+    let host = FakeHostTable::with(vec![process(50, &[(50, "agent"), (51, "agent-w")])]);
+    let dm = DecisionMaker::new(
+        index_with(Some(snapshot())).0,
+        metadata(vec![]),
+        host.clone(),
+        ResolveSettings::default(),
+    );
+    assert_eq!(host.scope(), HostTaskScope::Off);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = dm.spawn_resolver(stop_rx);
+    let set = vec![node_intent("p1", "^agent", 4)];
+    dm.replace_node_intents(set.clone()).unwrap();
+    assert_eq!(host.scope(), HostTaskScope::Host);
+    assert_eq!(pids(&dm), vec![(50, 4), (51, 4)]);
+    assert_eq!(dm.node_merkle_root(), merkle::node::root(&set));
+    assert_eq!(dm.merkle_root(), merkle::EMPTY_ROOT, "the pod set is separate");
+
+    host.set(vec![process(50, &[(50, "agent")]), process(60, &[(60, "agent2")])]);
+    for _ in 0..100 {
+        if pids(&dm) == vec![(50, 4), (60, 4)] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(pids(&dm), vec![(50, 4), (60, 4)]);
+
+    dm.delete_node_intents(DeleteNodeIntents {
+        all: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(host.scope(), HostTaskScope::Off, "released with the last node intent");
+    assert!(pids(&dm).is_empty());
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+}
+
+#[test]
+fn match_threads_intents_cover_only_their_pods_processes() {
+    use gthulhu_domain::HostTaskScope;
+
+    let host = FakeHostTable::empty();
+    let dm = DecisionMaker::new(
+        index_with(Some(snapshot())).0,
+        metadata(vec![]),
+        host.clone(),
+        ResolveSettings::default(),
+    );
+    dm.replace(vec![Intent {
+        match_threads: true,
+        ..intent(POD_B, "", 1, 0)
+    }])
+    .unwrap();
+    assert_eq!(host.scope(), HostTaskScope::PodThreads([20, 21].into()));
+}
+
+/// The DM ends a boost on its own clock, with nobody pushing anything.
+#[tokio::test]
+async fn an_expiring_intent_stops_being_served_at_its_instant_and_stays_in_the_root() {
+    let dm = dm(Some(snapshot()), vec![]);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = dm.spawn_resolver(stop_rx);
+    let in_two_seconds = SystemTime::now() + std::time::Duration::from_secs(2);
+    let boost = Intent {
+        expires_at: Some(gthulhu_domain::rfc3339(in_two_seconds)),
+        ..intent(POD_B, "", 5, 0)
+    };
+    dm.replace(vec![boost, intent(POD_A, "nginx", 1, 0)]).unwrap();
+    let root = dm.merkle_root();
+    assert_eq!(pids(&dm), vec![(11, 1), (21, 5)]);
+    for _ in 0..40 {
+        if pids(&dm) == vec![(11, 1)] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pids(&dm), vec![(11, 1)]);
+    assert_eq!(dm.merkle_root(), root, "held until the Manager removes it");
+    assert_eq!(dm.health().expired_intents, (1, 0));
     stop_tx.send(true).unwrap();
     task.await.unwrap();
 }

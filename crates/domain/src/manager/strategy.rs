@@ -103,6 +103,8 @@ impl ScheduleIntent {
             priority: self.priority,
             execution_time: self.execution_time,
             pod_labels: self.pod_labels.clone(),
+            match_threads: false,
+            expires_at: None,
         }
     }
 }

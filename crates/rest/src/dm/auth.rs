@@ -1,7 +1,8 @@
 use std::future::{Ready, ready};
 
+use actix_web::HttpMessage;
 use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, Date};
 use actix_web::{FromRequest, HttpRequest, web};
 use gthulhu_domain::{AuthError, TokenClaims, TokenRole};
 
@@ -31,7 +32,10 @@ impl FromRequest for ManagerBearer {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).and_then(|Bearer(claims)| match claims.role() {
-            TokenRole::Manager => Ok(Self(claims)),
+            TokenRole::Manager => {
+                record_skew(req);
+                Ok(Self(claims))
+            }
             TokenRole::Scheduler => {
                 tracing::info!(client_id = %claims.client_id, "scheduler token refused on a Manager route");
                 Err(ApiError::Forbidden(
@@ -39,6 +43,14 @@ impl FromRequest for ManagerBearer {
                 ))
             }
         }))
+    }
+}
+
+/// The Manager dates its requests (targeting.md 6.2): the DM's skew
+/// against it decides whether boosts end on time here.
+fn record_skew(req: &HttpRequest) {
+    if let (Some(api), Some(Date(date))) = (req.app_data::<web::Data<DmApi>>(), req.get_header::<Date>()) {
+        api.clock.observe(date.into(), std::time::SystemTime::now());
     }
 }
 

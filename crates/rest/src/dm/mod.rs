@@ -1,6 +1,7 @@
 //! The Decision Maker's HTTP API (spec: decision-maker.md, legacy-bss.md 10).
 
 mod auth;
+mod clock;
 mod handlers;
 mod openapi;
 mod prometheus;
@@ -12,6 +13,7 @@ use gthulhu_domain::{IntentService, RuntimeConfigService, SchedulerMetricsServic
 use prometheus_client::registry::Registry;
 
 pub use auth::{Bearer, ManagerBearer};
+pub use clock::{ClockSkew, ClockSkewGauge};
 pub use openapi::{document as openapi_document, operations as openapi_operations};
 pub use prometheus::register_dm_metrics;
 pub use server::{DmServer, serve, serve_with_workers};
@@ -28,6 +30,8 @@ pub struct DmApi {
     pub metrics: Arc<dyn SchedulerMetricsService>,
     /// The local scheduler daemon's runtime configuration.
     pub runtime: Arc<dyn RuntimeConfigService>,
+    /// Skew against the Manager, from its requests' `Date` header.
+    pub clock: Arc<ClockSkew>,
     /// Frozen after every component registered its metrics.
     pub registry: Arc<Registry>,
     pub http_metrics: crate::HttpMetrics,

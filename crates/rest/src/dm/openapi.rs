@@ -56,8 +56,8 @@ mod tests {
     fn standalone_operations_appear_only_in_standalone_mode() {
         let plain = operations(document(false));
         let standalone = operations(document(true));
-        assert_eq!(plain.len(), 12, "{plain:?}");
-        assert_eq!(standalone.len(), 15, "{standalone:?}");
+        assert_eq!(plain.len(), 16, "{plain:?}");
+        assert_eq!(standalone.len(), 19, "{standalone:?}");
         assert!(!plain.iter().any(|(m, p)| m == "GET" && p == "/"));
         assert!(
             standalone

@@ -82,6 +82,9 @@ impl Collector for SchedulerGauges {
     }
 }
 
+/// `(name, help, label, [(label value, value)])` of one gauge family.
+type LabelledGauges = (&'static str, &'static str, &'static str, Vec<(&'static str, usize)>);
+
 /// The DM's own state gauges, read at scrape time.
 struct DmGauges {
     scheduling: Arc<dyn SchedulingService>,
@@ -96,7 +99,7 @@ impl std::fmt::Debug for DmGauges {
 impl Collector for DmGauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let h = self.scheduling.health();
-        let gauges: [(&str, &str, i64); 6] = [
+        let gauges: [(&str, &str, i64); 8] = [
             (
                 "gthulhu_dm_pods_tracked",
                 "Pods with at least one process in the PID-to-pod index",
@@ -109,13 +112,23 @@ impl Collector for DmGauges {
             ),
             ("gthulhu_dm_intents", "Intents currently held", h.intents as i64),
             (
+                "gthulhu_dm_node_intents",
+                "Node intents currently held",
+                h.node_intents as i64,
+            ),
+            (
+                "gthulhu_dm_entries_truncated",
+                "Entries dropped by resolve.max_entries in the last resolution",
+                h.truncated_entries as i64,
+            ),
+            (
                 "gthulhu_dm_legacy_templates",
                 "Legacy strategy templates currently held (standalone mode)",
                 h.templates as i64,
             ),
             (
                 "gthulhu_dm_resolved_entries",
-                "PID-level entries in the last resolved scheduling list",
+                "Entries in the last resolved scheduling list, after de-duplication and the cap",
                 h.resolved_entries as i64,
             ),
             (
@@ -128,6 +141,33 @@ impl Collector for DmGauges {
             let gauge = ConstGauge::new(value);
             let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
             gauge.encode(metric)?;
+        }
+        let c = h.conflicts;
+        let families: [LabelledGauges; 2] = [
+            (
+                "gthulhu_dm_expired_intents",
+                "Intents held but expired, so not resolved",
+                "set",
+                vec![("pod", h.expired_intents.0), ("node", h.expired_intents.1)],
+            ),
+            (
+                "gthulhu_dm_conflicts",
+                "Losing candidates in the last resolution, by winner class over loser class",
+                "kind",
+                vec![
+                    ("pod_over_pod", c.pod_over_pod),
+                    ("pod_over_node", c.pod_over_node),
+                    ("node_over_node", c.node_over_node),
+                    ("over_legacy", c.over_legacy),
+                ],
+            ),
+        ];
+        for (name, help, label, values) in families {
+            let mut family =
+                encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Gauge)?;
+            for (value_label, value) in values {
+                ConstGauge::new(value as i64).encode(family.encode_family(&[(label, value_label)])?)?;
+            }
         }
         Ok(())
     }

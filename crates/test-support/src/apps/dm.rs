@@ -26,6 +26,10 @@ pub fn test_config(daemon: &str) -> DmConfig {
     config.token.token_duration_hr = TOKEN_TTL_HOURS;
     config.standalone.node_name = NODE_NAME.into();
     config.daemon.endpoint = daemon.into();
+    // Every host process fully re-read on every pass, so a thread rename
+    // shows within 100 ms.
+    config.scan.host_refresh_interval_ms = 100;
+    config.scan.host_full_refresh_interval_ms = 100;
     config
 }
 

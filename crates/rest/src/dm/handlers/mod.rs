@@ -24,6 +24,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, standalone: bool) {
                 .delete(intents::delete),
         )
         .service(resource("/api/v1/intents/merkle").get(intents::merkle))
+        .service(resource("/api/v1/intents/preview").post(intents::preview))
+        .service(
+            resource("/api/v1/node-intents")
+                .post(intents::replace_nodes)
+                .delete(intents::delete_nodes),
+        )
+        .service(resource("/api/v1/node-intents/merkle").get(intents::node_merkle))
         .service(resource("/api/v1/pods/pids").get(pods::list))
         .service(
             resource("/api/v1/runtime-config")

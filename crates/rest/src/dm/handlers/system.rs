@@ -23,6 +23,15 @@ pub async fn health(api: web::Data<DmApi>) -> HttpResponse {
         PodMetadataStatus::Degraded(reason) => format!("degraded: {reason}"),
         PodMetadataStatus::NotConfigured(reason) => format!("not configured: {reason}"),
     };
+    let scheduling = if h.truncated_entries > 0 {
+        format!(
+            "truncated: {} of {} entries (resolve.max_entries)",
+            h.resolved_entries,
+            h.resolved_entries + h.truncated_entries
+        )
+    } else {
+        format!("ok: {} entries", h.resolved_entries)
+    };
     json_response(
         StatusCode::OK,
         &json!({
@@ -33,6 +42,9 @@ pub async fn health(api: web::Data<DmApi>) -> HttpResponse {
                 "process_index": process_index,
                 "cgroup_watch": if h.scan.watching_cgroups { "inotify" } else { "interval only" },
                 "pod_labels": pod_labels,
+                "host_processes": h.host_table.describe(),
+                "scheduling": scheduling,
+                "clock": api.clock.describe(),
             },
         }),
     )

@@ -5,7 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::Intent;
+use crate::{Intent, NodeIntent, parse_rfc3339_secs};
+
+pub mod node;
 
 /// SHA-256 of the empty string: the root of an empty intent set.
 pub const EMPTY_ROOT: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -81,10 +83,54 @@ pub fn root_of_leaves(leaves: &[[u8; 32]]) -> String {
 /// The root over a set of intents: leaves ordered by the intent sort key
 /// (never by hash), duplicates kept.
 pub fn root<'a>(intents: impl IntoIterator<Item = &'a Intent>) -> String {
-    let mut keyed: Vec<(String, [u8; 32])> = intents.into_iter().map(|i| (sort_key(i), leaf_hash(i))).collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let leaves: Vec<[u8; 32]> = keyed.into_iter().map(|(_, h)| h).collect();
+    sorted_root(intents.into_iter().map(|i| (sort_key(i), leaf_serialization(i))))
+}
+
+/// `|expiresAt=<Unix seconds>`, empty seconds without an expiry (or with
+/// one that does not parse: stores reject those before hashing).
+fn expiry_suffix(expires_at: Option<&str>) -> String {
+    let seconds = expires_at
+        .and_then(parse_rfc3339_secs)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    format!("|expiresAt={seconds}")
+}
+
+/// Ours (targeting.md 8.2): the leaf text that also covers `matchThreads`
+/// and `expiresAt`, which the base leaf (fixed by upstream) cannot see.
+pub fn extended_leaf_serialization(intent: &Intent) -> String {
+    format!(
+        "{}|matchThreads={}{}",
+        leaf_serialization(intent),
+        intent.match_threads,
+        expiry_suffix(intent.expires_at.as_deref())
+    )
+}
+
+/// The `extendedRootHash` of a pod-intent set: base key order, ties
+/// broken by the extended text.
+pub fn extended_root<'a>(intents: impl IntoIterator<Item = &'a Intent>) -> String {
+    sorted_root(
+        intents
+            .into_iter()
+            .map(|i| (sort_key(i), extended_leaf_serialization(i))),
+    )
+}
+
+/// Hashes `(key, leaf text)` pairs in key order, ties broken by the text.
+fn sorted_root(keyed: impl Iterator<Item = (String, String)>) -> String {
+    let mut keyed: Vec<(String, String)> = keyed.collect();
+    keyed.sort_unstable();
+    let leaves: Vec<[u8; 32]> = keyed
+        .iter()
+        .map(|(_, text)| Sha256::digest(text.as_bytes()).into())
+        .collect();
     root_of_leaves(&leaves)
+}
+
+/// Both roots of a node-intent set (targeting.md 8.1, 8.2).
+pub fn node_roots(intents: &[NodeIntent]) -> (String, String) {
+    (node::root(intents), node::extended_root(intents))
 }
 
 #[cfg(test)]
@@ -117,6 +163,8 @@ mod tests {
             priority: prio,
             execution_time: exec,
             pod_labels: labels(l),
+            match_threads: false,
+            expires_at: None,
         }
     }
 
@@ -289,6 +337,53 @@ mod tests {
         assert_eq!(
             hex::encode(leaf_hash(&Intent::default())),
             "445e656a73c5ceadebb51bdb98eac96fd0a072c32b7349e4e601b9f8daa99aea"
+        );
+    }
+
+    fn ax() -> Intent {
+        Intent {
+            match_threads: true,
+            expires_at: Some("2026-03-11T08:00:00Z".into()),
+            ..a()
+        }
+    }
+    fn sha(text: &str) -> String {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// targeting.md 8.3, X4–X8.
+    #[test]
+    fn extended_pod_vectors() {
+        assert_eq!(
+            extended_leaf_serialization(&ax()),
+            "podName=pod-a|podID=pod-id-a|nodeID=node-a|k8sNamespace=default|commandRegex=nginx|priority=1|executionTime=100|podLabels=a=1,z=2|matchThreads=true|expiresAt=1773216000"
+        );
+        assert_eq!(
+            sha(&extended_leaf_serialization(&ax())),
+            "dcb128a9ed81ca4519b4cc6a2b9cbb6715d00bb557eac2141aa7ccf207c212c0"
+        );
+        assert_eq!(
+            sha(&extended_leaf_serialization(&a())),
+            "1fc11d686a014b72c5d710321e260d1928cacd48befdbeea5a43859e5594241f"
+        );
+        assert_eq!(
+            sha(&extended_leaf_serialization(&b())),
+            "ebd20bec325bfaa41f529f05ddc750438b8af81d4d91990cfc69e6babbd87f5d"
+        );
+        assert_eq!(
+            extended_root(&[ax(), b()]),
+            "36cbb736a39fa755dadcafc01d57eb8fa93ae8d944f35d1b9dc06dcc9de5da25"
+        );
+        assert_eq!(
+            root(&[ax(), b()]),
+            "13b24eaff38439195da4f830abc27f5154e548f7ffd3572ce66a2c0d76970b1a"
+        );
+        let x8 = "3ce9e70a52e4ca4388dc21ec7b66505b770e5231a78c8131fd0f1fb3b190a61a";
+        assert_eq!(extended_root(&[ax(), a()]), x8);
+        assert_eq!(extended_root(&[a(), ax()]), x8);
+        assert_eq!(
+            root(&[ax(), a()]),
+            "d4ebd403eeb112fbcbf88edfadf0b0a74a049f813b425f56190b281fa0a5e017"
         );
     }
 }
