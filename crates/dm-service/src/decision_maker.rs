@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use gthulhu_domain::preview::{PreviewReport, PreviewRequest};
 use gthulhu_domain::{
-    ConflictCounts, DeleteIntents, DeleteNodeIntents, DmError, DmHealth, EncodedJson, HostTaskScope, HostTaskTable,
-    Intent, IntentService, NodeIntent, PodMeta, PodMetadataSource, PodReport, PodReportEntry, ProcessIndex,
-    ProcessSnapshot, SchedulingDecision, SchedulingService, StrategyTemplate,
+    ConflictCounts, DeleteIntents, DeleteNodeIntents, DmError, DmHealth, EncodedJson, HostTaskScope, HostTaskSnapshot,
+    HostTaskTable, Intent, IntentService, NodeIntent, PodMeta, PodMetadataSource, PodReport, PodReportEntry,
+    ProcessIndex, ProcessSnapshot, SchedulingDecision, SchedulingService, StrategyTemplate,
 };
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -19,7 +19,7 @@ use crate::node_intent_store::{NodeIntentState, NodeIntentStore};
 use crate::pattern_set::next_expiry;
 use crate::preview::{self, Refs};
 use crate::resolver::{self, Inputs};
-use crate::template_store::TemplateStore;
+use crate::template_store::{CompiledTemplate, TemplateStore};
 
 /// Integers sent for a legacy template's boolean `priority`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,17 +178,7 @@ impl DecisionMaker {
         } else {
             pods.map(|pods| {
                 let host = self.host.snapshot();
-                resolver::resolve(&Inputs {
-                    pods: &pods,
-                    intents: &intents,
-                    node_intents: &node_intents,
-                    host: host.as_deref(),
-                    templates: &templates,
-                    metadata: self.metadata.as_ref(),
-                    priorities: self.settings.priorities,
-                    now: unix_now(),
-                    max_entries: self.settings.max_entries,
-                })
+                resolver::resolve(&self.inputs(&pods, &intents, &node_intents, host.as_deref(), &templates))
             })
         };
         let Some(next) = next else {
@@ -214,6 +204,29 @@ impl DecisionMaker {
             truncated: next.truncated,
             expired: next.expired,
         })));
+    }
+
+    /// What a resolution reads besides the sets: this DM's metadata,
+    /// settings and clock.
+    fn inputs<'a>(
+        &'a self,
+        pods: &'a ProcessSnapshot,
+        intents: &'a IntentState,
+        node_intents: &'a NodeIntentState,
+        host: Option<&'a HostTaskSnapshot>,
+        templates: &'a [CompiledTemplate],
+    ) -> Inputs<'a> {
+        Inputs {
+            pods,
+            intents,
+            node_intents,
+            host,
+            templates,
+            metadata: self.metadata.as_ref(),
+            priorities: self.settings.priorities,
+            now: unix_now(),
+            max_entries: self.settings.max_entries,
+        }
     }
 
     /// Rebuilds the Merkle replies whose roots moved.
@@ -409,17 +422,7 @@ impl SchedulingService for DecisionMaker {
             None => (None, "off"),
         };
         let templates = self.templates.load();
-        let inputs = Inputs {
-            pods: &pods,
-            intents: &intents,
-            node_intents: &node_intents,
-            host: host.as_deref(),
-            templates: &templates,
-            metadata: self.metadata.as_ref(),
-            priorities: self.settings.priorities,
-            now: unix_now(),
-            max_entries: self.settings.max_entries,
-        };
+        let inputs = self.inputs(&pods, &intents, &node_intents, host.as_deref(), &templates);
         let refs = Refs {
             pods: &pod_refs,
             nodes: &node_refs,

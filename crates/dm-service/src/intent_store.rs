@@ -44,6 +44,12 @@ impl IntentState {
         Self::new(Vec::new(), Vec::new(), Vec::new(), HashSet::new())
     }
 
+    /// Whether `DELETE {"podId","pid"}` suppressed this process; builds no
+    /// key in the usual case of no exclusions (resolution asks per process).
+    pub fn excludes(&self, pod_id: &str, pid: u32) -> bool {
+        !self.exclusions.is_empty() && self.exclusions.contains(&(pod_id.to_owned(), pid))
+    }
+
     /// Validates the set, every regex and every `expiresAt` (messages name
     /// `array`), with no exclusions. Patterns `reuse` already has are not
     /// compiled again, so a push costs what changed.

@@ -147,7 +147,7 @@ impl Reader<'_> {
         let mut tasks = Vec::new();
         let mut winning = 0;
         for process in pod.iter().flat_map(|p| &p.processes) {
-            let excluded = state.exclusions.contains(&(intent.pod_id.clone(), process.pid));
+            let excluded = state.excludes(&intent.pod_id, process.pid);
             for (tid, comm) in pod_tasks(self.inputs, intent, process) {
                 let pause = comm == "pause" || process.is_pause();
                 let hit = !pause && matches(regex, comm);

@@ -287,7 +287,7 @@ fn offer_pod_intents(inputs: &Inputs<'_>, candidates: &mut Candidates<'_>) -> us
             continue;
         };
         for process in &pod.processes {
-            if process.is_pause() || state.exclusions.contains(&(intent.pod_id.clone(), process.pid)) {
+            if process.is_pause() || state.excludes(&intent.pod_id, process.pid) {
                 continue;
             }
             for (tid, comm) in pod_tasks(inputs, intent, process) {

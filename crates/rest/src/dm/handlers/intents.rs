@@ -20,17 +20,26 @@ struct IntentsRequest {
 /// blocking pool: decoding, compiling its patterns and hashing it take
 /// milliseconds to tens of them, and meanwhile the worker keeps answering
 /// its other connections (`/health`, the scheduler's poll).
-async fn replace_set(
+async fn on_set<T: Send + 'static>(
     api: &DmApi,
     mut payload: web::Payload,
     failure: &'static str,
-    apply: impl FnOnce(&[u8]) -> Result<(), ApiError> + Send + 'static,
-) -> Result<HttpResponse, ApiError> {
+    apply: impl FnOnce(&[u8]) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let limit = INTENTS_BODY_LIMIT.max(api.settings.max_body_bytes);
     let bytes = read_limited(&mut payload, limit, ApiError::InvalidPayload).await?;
     web::block(move || apply(&bytes))
         .await
-        .map_err(|_| ApiError::Internal(failure))??;
+        .map_err(|_| ApiError::Internal(failure))?
+}
+
+async fn replace_set(
+    api: &DmApi,
+    payload: web::Payload,
+    failure: &'static str,
+    apply: impl FnOnce(&[u8]) -> Result<(), ApiError> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    on_set(api, payload, failure, apply).await?;
     Ok(success(None))
 }
 
@@ -110,22 +119,14 @@ pub async fn node_merkle(_: ManagerBearer, req: HttpRequest, api: web::Data<DmAp
 }
 
 /// `POST /api/v1/intents/preview` (targeting.md 11.6): installs nothing.
-pub async fn preview(
-    _: ManagerBearer,
-    api: web::Data<DmApi>,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let limit = INTENTS_BODY_LIMIT.max(api.settings.max_body_bytes);
-    let bytes = read_limited(&mut payload, limit, ApiError::InvalidPayload).await?;
+pub async fn preview(_: ManagerBearer, api: web::Data<DmApi>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    const FAILURE: &str = "Failed to preview intents";
     let service = api.scheduling.clone();
-    let report = web::block(move || {
-        let request: PreviewRequest = decode_json(&bytes)?;
-        service
-            .preview(request)
-            .map_err(|e| ApiError::from_dm(e, "Failed to preview intents"))
+    let report = on_set(&api, payload, FAILURE, move |bytes| {
+        let request: PreviewRequest = decode_json(bytes)?;
+        service.preview(request).map_err(|e| ApiError::from_dm(e, FAILURE))
     })
-    .await
-    .map_err(|_| ApiError::Internal("Failed to preview intents"))??;
-    let data = serde_json::to_value(report).map_err(|_| ApiError::Internal("Failed to preview intents"))?;
+    .await?;
+    let data = serde_json::to_value(report).map_err(|_| ApiError::Internal(FAILURE))?;
     Ok(success(Some(data)))
 }
